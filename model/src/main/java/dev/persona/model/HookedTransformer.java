@@ -1,0 +1,452 @@
+package dev.persona.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.Activation;
+import ai.djl.nn.core.Embedding;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.LayerNorm;
+import dev.persona.model.WeightLayout.Name;
+import dev.persona.model.io.Checkpoint;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A decoder-only transformer over DJL NDArrays (PyTorch engine) with TransformerLens-style hook
+ * points. One forward pass serves every family; the {@link FamilySpec} switches decide norms,
+ * positions, biases and MLP shape. Weights live in one long-lived manager; each pass runs in a
+ * sub-manager closed at its end, and results leave as {@link FloatTensor}s.
+ *
+ * <p>Interventions and captures are registered on the instance and undone when their handle is
+ * closed ({@code try (var h = model.intervene(...)) { ... }}). A model is not safe for concurrent
+ * forward passes.
+ */
+public final class HookedTransformer implements AutoCloseable {
+    /** Additive attention mask value for hidden keys: finite, so fully masked padding rows never yield NaN. */
+    private static final float MASKED = -1e9f;
+
+    private final ModelConfig config;
+    private final Path dir;
+    private final NDManager manager;
+    /** Weights by canonical name; see {@link #key}. Linear weights are [out, in]. */
+    private final Map<String, NDArray> weights;
+    private final float[] invFreq;
+    private final List<Registration> interventions = new CopyOnWriteArrayList<>();
+    private final List<ActivationCache> captures = new CopyOnWriteArrayList<>();
+    private final Set<String> hookNames;
+
+    private record Registration(String hook, Intervention intervention, PositionMask mask) { }
+
+    HookedTransformer(ModelConfig config, Path dir, NDManager manager, Map<String, NDArray> weights) {
+        this.config = config;
+        this.dir = dir;
+        this.manager = manager;
+        this.weights = weights;
+        this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
+        this.hookNames = new LinkedHashSet<>();
+        for (HookPoint h : HookPoint.all(config)) hookNames.add(h.name());
+    }
+
+    /** Loads a Hugging Face model directory on the CPU. */
+    public static HookedTransformer load(Path dir) {
+        return load(dir, Device.cpu());
+    }
+
+    /** Loads a Hugging Face model directory onto {@code device}; weights are converted to float32. */
+    public static HookedTransformer load(Path dir, Device device) {
+        ModelConfig config = ModelConfig.load(dir);
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            return fromCheckpoint(config, dir, ckpt, device);
+        }
+    }
+
+    static HookedTransformer fromCheckpoint(ModelConfig c, Path dir, Checkpoint ckpt, Device device) {
+        WeightLayout layout = resolveLayout(c, ckpt);
+        NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
+        try {
+            Map<String, NDArray> w = new LinkedHashMap<>();
+            int d = c.dModel();
+            put(w, manager, key(Name.EMBED, -1), ckpt.floats(layout.tensor(Name.EMBED, -1), c.vocabSize(), d), c.vocabSize(), d);
+            if (c.family().positions() == FamilySpec.PositionKind.LEARNED) {
+                String n = layout.tensor(Name.POS_EMBED, -1);
+                long rows = ckpt.info(n).shape()[0];
+                put(w, manager, key(Name.POS_EMBED, -1), ckpt.floats(n, rows, d), rows, d);
+            }
+            loadNorm(w, manager, ckpt, layout, Name.FINAL_NORM_W, Name.FINAL_NORM_B, -1, c);
+            if (!c.tiedEmbeddings()) {
+                String head = layout.tensor(Name.LM_HEAD, -1);
+                put(w, manager, key(Name.LM_HEAD, -1), ckpt.floats(head, c.vocabSize(), d), c.vocabSize(), d);
+            }
+            for (int l = 0; l < c.numLayers(); l++) loadBlock(w, manager, ckpt, layout, l, c);
+            manager.cap();
+            return new HookedTransformer(c, dir, manager, w);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    private static WeightLayout resolveLayout(ModelConfig c, Checkpoint ckpt) {
+        WeightLayout layout = c.family().layout();
+        if (ckpt.has(layout.tensor(Name.EMBED, -1))) return layout;
+        // Some GPT-2 checkpoints (the original release) omit the "transformer." prefix.
+        if (c.family().layout().conv1d() && ckpt.has("wte.weight")) return WeightLayout.gpt2Style("");
+        return layout;
+    }
+
+    private static void loadNorm(Map<String, NDArray> w, NDManager m, Checkpoint ckpt, WeightLayout layout, Name weight, Name bias, int l, ModelConfig c) {
+        int d = c.dModel();
+        put(w, m, key(weight, l), ckpt.floats(layout.tensor(weight, l), d), d);
+        if (c.family().norm() == FamilySpec.NormKind.LAYER) put(w, m, key(bias, l), ckpt.floats(layout.tensor(bias, l), d), d);
+    }
+
+    private static void loadBlock(Map<String, NDArray> w, NDManager m, Checkpoint ckpt, WeightLayout layout, int l, ModelConfig c) {
+        FamilySpec f = c.family();
+        int d = c.dModel();
+        loadNorm(w, m, ckpt, layout, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l, c);
+        loadNorm(w, m, ckpt, layout, Name.MLP_NORM_W, Name.MLP_NORM_B, l, c);
+        String[] fused = layout.fusedQkv(l);
+        if (fused != null) {
+            int qw = c.qWidth(), kvw = c.kvWidth();
+            float[] all = linearWeight(ckpt, fused[0], qw + 2 * kvw, d, layout.conv1d());
+            float[] bias = ckpt.floats(fused[1], qw + 2 * kvw);
+            put(w, m, key(Name.Q_W, l), Arrays.copyOfRange(all, 0, qw * d), qw, d);
+            put(w, m, key(Name.K_W, l), Arrays.copyOfRange(all, qw * d, (qw + kvw) * d), kvw, d);
+            put(w, m, key(Name.V_W, l), Arrays.copyOfRange(all, (qw + kvw) * d, (qw + 2 * kvw) * d), kvw, d);
+            put(w, m, key(Name.Q_B, l), Arrays.copyOfRange(bias, 0, qw), qw);
+            put(w, m, key(Name.K_B, l), Arrays.copyOfRange(bias, qw, qw + kvw), kvw);
+            put(w, m, key(Name.V_B, l), Arrays.copyOfRange(bias, qw + kvw, qw + 2 * kvw), kvw);
+        } else {
+            linear(w, m, ckpt, layout, Name.Q_W, f.qkvBias() ? Name.Q_B : null, l, c.qWidth(), d);
+            linear(w, m, ckpt, layout, Name.K_W, f.qkvBias() ? Name.K_B : null, l, c.kvWidth(), d);
+            linear(w, m, ckpt, layout, Name.V_W, f.qkvBias() ? Name.V_B : null, l, c.kvWidth(), d);
+        }
+        linear(w, m, ckpt, layout, Name.O_W, f.outBias() ? Name.O_B : null, l, d, c.qWidth());
+        if (f.qkNorm()) {
+            put(w, m, key(Name.Q_NORM_W, l), ckpt.floats(layout.tensor(Name.Q_NORM_W, l), c.headDim()), c.headDim());
+            put(w, m, key(Name.K_NORM_W, l), ckpt.floats(layout.tensor(Name.K_NORM_W, l), c.headDim()), c.headDim());
+        }
+        if (f.gatedMlp()) linear(w, m, ckpt, layout, Name.GATE_W, f.mlpBias() ? Name.GATE_B : null, l, c.dFF(), d);
+        linear(w, m, ckpt, layout, Name.UP_W, f.mlpBias() ? Name.UP_B : null, l, c.dFF(), d);
+        linear(w, m, ckpt, layout, Name.DOWN_W, f.mlpBias() ? Name.DOWN_B : null, l, d, c.dFF());
+    }
+
+    private static void linear(Map<String, NDArray> w, NDManager m, Checkpoint ckpt, WeightLayout layout, Name weight, Name bias, int l, int out, int in) {
+        put(w, m, key(weight, l), linearWeight(ckpt, layout.tensor(weight, l), out, in, layout.conv1d()), out, in);
+        if (bias != null) put(w, m, key(bias, l), ckpt.floats(layout.tensor(bias, l), out), out);
+    }
+
+    /** Reads a linear weight as [out, in], transposing a Conv1D [in, out] tensor. */
+    private static float[] linearWeight(Checkpoint ckpt, String name, int out, int in, boolean conv1d) {
+        if (!conv1d) return ckpt.floats(name, out, in);
+        float[] t = ckpt.floats(name, in, out);
+        float[] r = new float[t.length];
+        for (int i = 0; i < in; i++) for (int o = 0; o < out; o++) r[o * in + i] = t[i * out + o];
+        return r;
+    }
+
+    private static void put(Map<String, NDArray> w, NDManager m, String key, float[] data, long... shape) {
+        NDArray a = m.create(data, new Shape(shape));
+        a.setName(key);
+        w.put(key, a);
+    }
+
+    /** Canonical weight key: {@code Q_W@3} for layer 3, {@code EMBED} for globals. */
+    static String key(Name name, int layer) {
+        return layer < 0 ? name.name() : name.name() + "@" + layer;
+    }
+
+    NDArray weight(Name name, int layer) {
+        return weights.get(key(name, layer));
+    }
+
+    Map<String, NDArray> weights() {
+        return weights;
+    }
+
+    NDManager manager() {
+        return manager;
+    }
+
+    /** The model's shape and family. */
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** The directory it was loaded from. */
+    public Path directory() {
+        return dir;
+    }
+
+    /** Every hook point of this model. */
+    public List<HookPoint> hookPoints() {
+        return HookPoint.all(config);
+    }
+
+    /** Number of parameters held (tied heads counted once). */
+    public long parameterCount() {
+        long n = 0;
+        for (NDArray a : weights.values()) n += a.size();
+        return n;
+    }
+
+    // ---------------------------------------------------------------- hooks
+
+    /** Registers an intervention at {@code hook} for every pass until the handle is closed. */
+    public AutoCloseable intervene(String hook, Intervention intervention, PositionMask mask) {
+        checkHook(hook);
+        if (hook.endsWith("hook_pattern")) {
+            throw new PersonaException("hook '" + hook + "' is capture-only", "intervene on a residual-stream hook such as blocks.3.hook_resid_post");
+        }
+        Registration r = new Registration(hook, intervention, mask);
+        interventions.add(r);
+        return () -> interventions.remove(r);
+    }
+
+    /** Starts capturing the named hooks; stops when the returned cache is closed. */
+    public ActivationCache capture(String... hooks) {
+        return capture(List.of(hooks));
+    }
+
+    /** Starts capturing the named hooks; stops when the returned cache is closed. */
+    public ActivationCache capture(List<String> hooks) {
+        for (String h : hooks) checkHook(h);
+        ActivationCache[] holder = new ActivationCache[1];
+        holder[0] = new ActivationCache(new LinkedHashSet<>(hooks), () -> captures.remove(holder[0]));
+        captures.add(holder[0]);
+        return holder[0];
+    }
+
+    private void checkHook(String hook) {
+        if (!hookNames.contains(hook)) {
+            throw new PersonaException("no hook point named '" + hook + "' in this " + config.family().modelType() + " model ("
+                    + config.numLayers() + " layers)", "run `persona inspect --model " + dir + "` to list the hook names");
+        }
+    }
+
+    /** Per-pass facts the position masks need: which tokens are real, their position ids, prefill or decode. */
+    record PassInfo(boolean prefill, int[][] positions, boolean[][] valid) { }
+
+    private NDArray hook(String name, NDArray x, PassInfo info, NDManager step) {
+        if (interventions.isEmpty() && captures.isEmpty()) return x;
+        for (Registration r : interventions) {
+            if (r.hook.equals(name)) x = r.intervention.apply(x, maskFor(r.mask, info, step));
+        }
+        for (ActivationCache c : captures) {
+            if (c.wants(name)) c.record(name, new FloatTensor(x.getShape().getShape(), x.toFloatArray()));
+        }
+        return x;
+    }
+
+    private static NDArray maskFor(PositionMask mask, PassInfo info, NDManager step) {
+        int b = info.valid.length, t = info.valid[0].length;
+        float[] m = new float[b * t];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < t; j++) {
+                m[i * t + j] = info.valid[i][j] && mask.touches(info.prefill, info.positions[i][j], j == t - 1) ? 1f : 0f;
+            }
+        }
+        return step.create(m, new Shape(b, t, 1));
+    }
+
+    // ---------------------------------------------------------------- forward
+
+    /** Logits [1, pos, vocab] for one unpadded sequence. */
+    public FloatTensor forward(int[] ids) {
+        return forward(List.of(ids));
+    }
+
+    /**
+     * Logits [batch, max_len, vocab] for several sequences, left-padded to the longest; rows of
+     * padding positions are meaningless. Each sequence's positions start at 0 at its first token.
+     */
+    public FloatTensor forward(List<int[]> sequences) {
+        int b = sequences.size();
+        int t = sequences.stream().mapToInt(s -> s.length).max().orElse(0);
+        if (t == 0) throw new IllegalArgumentException("empty input");
+        long[] ids = new long[b * t];
+        int[][] pos = new int[b][t];
+        boolean[][] valid = new boolean[b][t];
+        for (int i = 0; i < b; i++) {
+            int[] s = sequences.get(i);
+            int pad = t - s.length;
+            for (int j = 0; j < t; j++) {
+                valid[i][j] = j >= pad;
+                pos[i][j] = Math.max(0, j - pad);
+                ids[i * t + j] = j >= pad ? s[j - pad] : 0;
+            }
+        }
+        try (NDManager step = manager.newSubManager()) {
+            NDArray logits = run(step, step.create(ids, new Shape(b, t)), new PassInfo(true, pos, valid), valid, null, 0, false);
+            return new FloatTensor(logits.getShape().getShape(), logits.toFloatArray());
+        }
+    }
+
+    /**
+     * One pass. {@code keyValid[b][s]} says which cache slots (or, without a cache, which positions)
+     * hold real tokens; the tokens of this pass occupy slots {@code slot .. slot + pos - 1}.
+     *
+     * @param lastOnly compute the output head for the last column only (generation: saves a
+     *                 [batch, pos, vocab] product that is never read)
+     * @return logits [batch, pos, vocab] (or [batch, 1, vocab] with lastOnly), attached to {@code step}
+     */
+    NDArray run(NDManager step, NDArray ids, PassInfo info, boolean[][] keyValid, KVCache cache, int slot, boolean lastOnly) {
+        ModelConfig c = config;
+        FamilySpec f = c.family();
+        int b = info.valid.length, t = info.valid[0].length;
+        long[] posIds = new long[b * t];
+        for (int i = 0; i < b; i++) for (int j = 0; j < t; j++) posIds[i * t + j] = info.positions[i][j];
+        NDArray positions = step.create(posIds, new Shape(b, t));
+
+        // token embeddings (+ learned positions)
+        NDArray x = Embedding.embedding(ids, weight(Name.EMBED, -1), SparseFormat.DENSE).singletonOrThrow();
+        x = hook(HookPoint.EMBED, x, info, step);
+        if (f.positions() == FamilySpec.PositionKind.LEARNED) {
+            NDArray p = Embedding.embedding(positions, weight(Name.POS_EMBED, -1), SparseFormat.DENSE).singletonOrThrow();
+            p = hook(HookPoint.POS_EMBED, p, info, step);
+            x = x.add(p);
+        }
+
+        NDArray[] rope = f.positions() == FamilySpec.PositionKind.ROTARY ? rotaryTables(step, positions) : null;
+        NDArray mask = attentionMask(step, info, keyValid, slot, t);
+        for (int l = 0; l < c.numLayers(); l++) {
+            x = hook(HookPoint.residPre(l), x, info, step);
+            NDArray attn = attention(step, norm(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, rope, mask, cache, slot, info);
+            attn = hook(HookPoint.attnOut(l), attn, info, step);
+            x = hook(HookPoint.residMid(l), x.add(attn), info, step);
+            NDArray mlp = mlp(norm(x, Name.MLP_NORM_W, Name.MLP_NORM_B, l), l);
+            mlp = hook(HookPoint.mlpOut(l), mlp, info, step);
+            x = hook(HookPoint.residPost(l), x.add(mlp), info, step);
+        }
+        x = hook(HookPoint.FINAL_NORM, norm(x, Name.FINAL_NORM_W, Name.FINAL_NORM_B, -1), info, step);
+        if (lastOnly && t > 1) x = x.get(new NDIndex(":, -1:, :"));
+        NDArray head = c.tiedEmbeddings() ? weight(Name.EMBED, -1) : weight(Name.LM_HEAD, -1);
+        return Linear.linear(x, head).singletonOrThrow();
+    }
+
+    private NDArray norm(NDArray x, Name w, Name bias, int l) {
+        if (config.family().norm() == FamilySpec.NormKind.LAYER) {
+            return LayerNorm.layerNorm(x, new Shape(config.dModel()), weight(w, l), weight(bias, l), (float) config.normEps()).singletonOrThrow();
+        }
+        return rmsNorm(x, weight(w, l));
+    }
+
+    private NDArray rmsNorm(NDArray x, NDArray w) {
+        NDArray variance = x.mul(x).mean(new int[] {-1}, true);
+        return x.div(variance.add((float) config.normEps()).sqrt()).mul(w);
+    }
+
+    /** cos and sin tables [batch, 1, pos, head_dim] for the rotate-half convention. */
+    private NDArray[] rotaryTables(NDManager step, NDArray positions) {
+        NDArray freqs = positions.toType(DataType.FLOAT32, false).expandDims(-1).mul(step.create(invFreq));
+        NDArray emb = NDArrays.concat(new NDList(freqs, freqs), -1).expandDims(1);
+        return new NDArray[] {emb.cos(), emb.sin()};
+    }
+
+    private static NDArray applyRotary(NDArray x, NDArray[] rope) {
+        long half = x.getShape().get(3) / 2;
+        NDArray x1 = x.get(new NDIndex("..., :{}", half));
+        NDArray x2 = x.get(new NDIndex("..., {}:", half));
+        NDArray rotated = NDArrays.concat(new NDList(x2.neg(), x1), -1);
+        return x.mul(rope[0]).add(rotated.mul(rope[1]));
+    }
+
+    /** Additive mask [batch, 1, pos, keys]: causal over slots, padding hidden. */
+    private static NDArray attentionMask(NDManager step, PassInfo info, boolean[][] keyValid, int slot, int t) {
+        int b = info.valid.length;
+        int s = slot + t;
+        float[] m = new float[b * t * s];
+        for (int i = 0; i < b; i++) {
+            for (int q = 0; q < t; q++) {
+                int base = (i * t + q) * s;
+                for (int k = 0; k < s; k++) {
+                    m[base + k] = k <= slot + q && keyValid[i][k] ? 0f : MASKED;
+                }
+            }
+        }
+        return step.create(m, new Shape(b, 1, t, s));
+    }
+
+    private NDArray attention(NDManager step, NDArray x, int l, NDArray[] rope, NDArray mask, KVCache cache, int slot, PassInfo info) {
+        ModelConfig c = config;
+        long b = x.getShape().get(0), t = x.getShape().get(1);
+        NDArray q = Linear.linear(x, weight(Name.Q_W, l), weight(Name.Q_B, l)).singletonOrThrow().reshape(b, t, c.numHeads(), c.headDim());
+        NDArray k = Linear.linear(x, weight(Name.K_W, l), weight(Name.K_B, l)).singletonOrThrow().reshape(b, t, c.numKvHeads(), c.headDim());
+        NDArray v = Linear.linear(x, weight(Name.V_W, l), weight(Name.V_B, l)).singletonOrThrow().reshape(b, t, c.numKvHeads(), c.headDim());
+        if (c.family().qkNorm()) {
+            q = rmsNorm(q, weight(Name.Q_NORM_W, l));
+            k = rmsNorm(k, weight(Name.K_NORM_W, l));
+        }
+        q = q.transpose(0, 2, 1, 3);
+        k = k.transpose(0, 2, 1, 3);
+        v = v.transpose(0, 2, 1, 3);
+        if (rope != null) {
+            q = applyRotary(q, rope);
+            k = applyRotary(k, rope);
+        }
+        if (cache != null) {
+            NDIndex slots = new NDIndex(":, :, {}:{}", slot, slot + t);
+            cache.keys[l].set(slots, k);
+            cache.values[l].set(slots, v);
+            NDIndex upTo = new NDIndex(":, :, :{}", slot + t);
+            k = cache.keys[l].get(upTo);
+            v = cache.values[l].get(upTo);
+            k.attach(step);
+            v.attach(step);
+        }
+        int group = c.numHeads() / c.numKvHeads();
+        if (group > 1) {
+            k = k.repeat(1, group);
+            v = v.repeat(1, group);
+        }
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(c.headDim()))).add(mask);
+        NDArray probs = scores.softmax(-1);
+        probs = hook(HookPoint.pattern(l), probs, info, step);
+        NDArray out = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) c.qWidth());
+        return Linear.linear(out, weight(Name.O_W, l), weight(Name.O_B, l)).singletonOrThrow();
+    }
+
+    private NDArray mlp(NDArray x, int l) {
+        FamilySpec f = config.family();
+        NDArray up = Linear.linear(x, weight(Name.UP_W, l), weight(Name.UP_B, l)).singletonOrThrow();
+        NDArray h;
+        if (f.gatedMlp()) {
+            NDArray gate = Linear.linear(x, weight(Name.GATE_W, l), weight(Name.GATE_B, l)).singletonOrThrow();
+            h = activate(gate).mul(up);
+        } else {
+            h = activate(up);
+        }
+        return Linear.linear(h, weight(Name.DOWN_W, l), weight(Name.DOWN_B, l)).singletonOrThrow();
+    }
+
+    private NDArray activate(NDArray x) {
+        return switch (config.family().activation()) {
+            case SILU -> x.mul(Activation.sigmoid(x));
+            case GELU -> Activation.gelu(x);
+            case GELU_TANH -> {
+                // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+                NDArray inner = x.add(x.pow(3).mul(0.044715f)).mul((float) Math.sqrt(2.0 / Math.PI));
+                yield x.mul(0.5f).mul(inner.tanh().add(1f));
+            }
+        };
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

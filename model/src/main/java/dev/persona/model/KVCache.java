@@ -1,0 +1,40 @@
+package dev.persona.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Preallocated keys and values for every layer, [batch, kv_heads, capacity, head_dim] each, written
+ * in place slot by slot so that decoding never concatenates. Slot s of every row holds the token fed
+ * at step s (left padding included; a key mask hides padding). Owns its own native memory.
+ */
+public final class KVCache implements AutoCloseable {
+    final NDManager manager;
+    final NDArray[] keys;
+    final NDArray[] values;
+    final int capacity;
+
+    KVCache(NDManager parent, ModelConfig c, int batch, int capacity) {
+        this.manager = parent.newSubManager();
+        this.capacity = capacity;
+        this.keys = new NDArray[c.numLayers()];
+        this.values = new NDArray[c.numLayers()];
+        Shape shape = new Shape(batch, c.numKvHeads(), capacity, c.headDim());
+        for (int l = 0; l < c.numLayers(); l++) {
+            keys[l] = manager.zeros(shape, DataType.FLOAT32);
+            values[l] = manager.zeros(shape, DataType.FLOAT32);
+        }
+    }
+
+    /** Number of slots per row. */
+    public int capacity() {
+        return capacity;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

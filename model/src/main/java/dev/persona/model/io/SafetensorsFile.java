@@ -1,0 +1,186 @@
+package dev.persona.model.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.persona.model.PersonaException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A memory-mapped safetensors file: an 8-byte little-endian header length, a JSON header, then raw
+ * tensor data. Tensors are mapped one at a time on demand, so no whole file is copied to the heap and
+ * offsets past 2 GiB work. Every header entry is validated against the file size when opened.
+ */
+public final class SafetensorsFile implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Largest header the format allows (100 MB, as the reference library checks). */
+    private static final long MAX_HEADER = 100_000_000L;
+
+    private final Path path;
+    private final FileChannel channel;
+    private final Map<String, TensorInfo> tensors;
+    private final Map<String, String> metadata;
+
+    private SafetensorsFile(Path path, FileChannel channel, Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+        this.path = path;
+        this.channel = channel;
+        this.tensors = tensors;
+        this.metadata = metadata;
+    }
+
+    /** Opens and validates {@code path}; errors name the file and the bad value. */
+    public static SafetensorsFile open(Path path) {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(path, StandardOpenOption.READ);
+        } catch (IOException e) {
+            throw new PersonaException("cannot open " + path + ": " + e.getMessage(),
+                    "check that the file exists and is readable", e);
+        }
+        try {
+            long size = ch.size();
+            if (size < 8) {
+                throw new PersonaException(path + ": file is " + size + " bytes, too short for a safetensors header",
+                        "the file is truncated; copy or download it again");
+            }
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, lenBuf, 0);
+            long headerLen = lenBuf.flip().getLong();
+            if (headerLen < 2 || headerLen > MAX_HEADER || 8 + headerLen > size) {
+                throw new PersonaException(path + ": header length " + headerLen + " runs past the end of the "
+                        + size + "-byte file", "the file is truncated or not a safetensors file; copy it again");
+            }
+            ByteBuffer header = ByteBuffer.allocate((int) headerLen);
+            readFully(ch, header, 8);
+            JsonNode root;
+            try {
+                root = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                throw new PersonaException(path + ": header is not valid JSON (" + e.getMessage() + ")",
+                        "the file is corrupt; copy it again");
+            }
+            long dataStart = 8 + headerLen;
+            Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+            Map<String, String> metadata = new LinkedHashMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+                var e = it.next();
+                if (e.getKey().equals("__metadata__")) {
+                    e.getValue().fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+                    continue;
+                }
+                tensors.put(e.getKey(), parseEntry(path, e.getKey(), e.getValue(), dataStart, size));
+            }
+            return new SafetensorsFile(path, ch, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw new PersonaException("cannot read " + path + ": " + e.getMessage(), "check the file", e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch);
+            throw e;
+        }
+    }
+
+    private static TensorInfo parseEntry(Path path, String name, JsonNode e, long dataStart, long size) {
+        JsonNode offs = e.get("data_offsets");
+        JsonNode shapeNode = e.get("shape");
+        if (offs == null || offs.size() != 2 || shapeNode == null || e.get("dtype") == null) {
+            throw new PersonaException(path + ": tensor '" + name + "' has a malformed header entry " + e,
+                    "the file is corrupt; copy it again");
+        }
+        DType dtype = DType.parse(e.get("dtype").asText(), path, name);
+        long[] shape = new long[shapeNode.size()];
+        long numel = 1;
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = shapeNode.get(i).asLong();
+            numel *= shape[i];
+        }
+        long begin = offs.get(0).asLong();
+        long end = offs.get(1).asLong();
+        if (begin < 0 || end < begin || dataStart + end > size) {
+            throw new PersonaException(path + ": tensor '" + name + "' has data offsets [" + begin + ", " + end
+                    + "] past the end of the data section (" + (size - dataStart) + " bytes)",
+                    "the file is truncated or corrupt; copy it again");
+        }
+        if (end - begin != numel * dtype.bytes()) {
+            throw new PersonaException(path + ": tensor '" + name + "' spans " + (end - begin) + " bytes but shape "
+                    + Arrays.toString(shape) + " of " + dtype + " needs " + numel * dtype.bytes(),
+                    "the file is corrupt; copy it again");
+        }
+        return new TensorInfo(name, dtype, shape, dataStart + begin, dataStart + end, path);
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, pos);
+            if (n < 0) throw new IOException("unexpected end of file");
+            pos += n;
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // already failing; the first error is the one to report
+        }
+    }
+
+    /** The file this was opened from. */
+    public Path path() {
+        return path;
+    }
+
+    /** Tensor entries by name, in header order. */
+    public Map<String, TensorInfo> tensors() {
+        return tensors;
+    }
+
+    /** The header's {@code __metadata__} string map (empty when absent). */
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    /** Maps one tensor's bytes read-only; the buffer is little-endian. Tensors over 2 GiB are refused. */
+    public MappedByteBuffer map(TensorInfo t) {
+        long len = t.end() - t.begin();
+        if (len > Integer.MAX_VALUE) {
+            throw new PersonaException(path + ": tensor '" + t.name() + "' is " + len + " bytes, over the 2 GiB a single mapping holds",
+                    "shard the checkpoint (save_pretrained with max_shard_size) so no tensor exceeds 2 GiB");
+        }
+        try {
+            MappedByteBuffer b = channel.map(FileChannel.MapMode.READ_ONLY, t.begin(), len);
+            b.order(ByteOrder.LITTLE_ENDIAN);
+            return b;
+        } catch (IOException e) {
+            throw new PersonaException("cannot map tensor '" + t.name() + "' of " + path + ": " + e.getMessage(), "check the file", e);
+        }
+    }
+
+    /** Reads one tensor converted to float32, row-major. */
+    public float[] readFloats(TensorInfo t) {
+        long n = t.numel();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new PersonaException(path + ": tensor '" + t.name() + "' has " + n + " elements, too many for one array",
+                    "shard the checkpoint so no tensor exceeds 2^31 elements");
+        }
+        float[] out = new float[(int) n];
+        t.dtype().toFloat(map(t), out, 0, (int) n);
+        return out;
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(channel);
+    }
+}
