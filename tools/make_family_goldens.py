@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Builds a tiny random model of every supported family with Hugging Face transformers and writes
+golden logits and hidden states, so Persona's Java forward pass can be checked against transformers
+itself. Python is a tool for making goldens only; Persona and CI never run it.
+
+Rerun (from the project root, offline, with this machine's local pip index):
+    python3 -m pip install --user transformers torch safetensors
+    python3 tools/make_family_goldens.py testdata/families
+
+Each family gets testdata/families/<name>/ with config.json, model.safetensors and goldens.json:
+{"transformers": version, "sequences": [{"input_ids": [...], "logits": [[...]], "hidden_states": [[[...]]]}]}
+hidden_states[l][p] is row l (0 = embeddings, L = final-norm output) at position p, as
+output_hidden_states returns them.
+"""
+import json
+import os
+import sys
+
+import torch
+import transformers
+from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, MistralConfig,
+                          MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
+
+VOCAB = 96
+
+
+def families():
+    common = dict(vocab_size=VOCAB, hidden_size=48, intermediate_size=80, num_hidden_layers=3,
+                  num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=256,
+                  rms_norm_eps=1e-6, bos_token_id=1, eos_token_id=2)
+    yield "llama3-untied", LlamaForCausalLM, LlamaConfig(
+        **common, tie_word_embeddings=False, rope_theta=500000.0,
+        rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                      "high_freq_factor": 4.0, "original_max_position_embeddings": 32})
+    yield "llama-tied-bias", LlamaForCausalLM, LlamaConfig(
+        **common, tie_word_embeddings=True, attention_bias=True, mlp_bias=True, rope_theta=10000.0)
+    yield "mistral", MistralForCausalLM, MistralConfig(**common, tie_word_embeddings=False, rope_theta=1e6,
+                                                       sliding_window=None)
+    yield "qwen2", Qwen2ForCausalLM, Qwen2Config(**common, tie_word_embeddings=True, rope_theta=1e6)
+    q3 = dict(common)
+    yield "qwen3", Qwen3ForCausalLM, Qwen3Config(**q3, head_dim=16, tie_word_embeddings=False, rope_theta=1e6)
+    yield "gpt2", GPT2LMHeadModel, GPT2Config(vocab_size=VOCAB, n_embd=48, n_layer=3, n_head=6, n_positions=128,
+                                               activation_function="gelu_new", bos_token_id=1, eos_token_id=2)
+
+
+def sequences():
+    g = torch.Generator().manual_seed(7)
+    return [[1] + torch.randint(3, VOCAB, (n - 1,), generator=g).tolist() for n in (1, 9, 23)]
+
+
+def main(out_dir):
+    torch.manual_seed(0)
+    for index, (name, cls, config) in enumerate(families()):
+        torch.manual_seed(1000 + index)
+        model = cls(config).eval()
+        # random init leaves norms at 1 and biases at 0: perturb every parameter so each feature matters
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+        d = os.path.join(out_dir, name)
+        model.save_pretrained(d, safe_serialization=True)
+        seqs = []
+        for ids in sequences():
+            with torch.no_grad():
+                out = model(torch.tensor([ids]), output_hidden_states=True)
+            seqs.append({
+                "input_ids": ids,
+                "logits": [[round(float(x), 7) for x in row] for row in out.logits[0]],
+                "hidden_states": [[[round(float(x), 7) for x in row] for row in h[0]] for h in out.hidden_states],
+            })
+        with open(os.path.join(d, "goldens.json"), "w") as f:
+            json.dump({"transformers": transformers.__version__, "torch": torch.__version__,
+                       "family": name, "sequences": seqs}, f)
+        print(name, "->", d)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "testdata/families")
