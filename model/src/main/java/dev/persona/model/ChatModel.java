@@ -1,0 +1,155 @@
+package dev.persona.model;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.persona.model.template.ChatTemplate;
+import dev.persona.model.template.TemplateException;
+import dev.persona.model.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A chat model as users point Persona at it: a Hugging Face directory with weights, tokenizer and
+ * chat template. Renders conversations exactly as transformers would, tokenizes them, and generates
+ * replies, stopping on the model's eos ids and the template's end-of-turn token.
+ */
+public final class ChatModel implements AutoCloseable {
+    private final HookedTransformer model;
+    private final Tokenizer tokenizer;
+    private final ChatTemplate template;
+    private final Set<Integer> stopIds;
+
+    private ChatModel(HookedTransformer model, Tokenizer tokenizer, ChatTemplate template, Set<Integer> stopIds) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.template = template;
+        this.stopIds = stopIds;
+    }
+
+    /** Loads weights, tokenizer and chat template from {@code dir} on the CPU. */
+    public static ChatModel load(Path dir) {
+        return load(dir, Device.cpu());
+    }
+
+    /** Loads weights, tokenizer and chat template from {@code dir} onto {@code device}. */
+    public static ChatModel load(Path dir, Device device) {
+        Tokenizer tokenizer = Tokenizer.load(dir);
+        HookedTransformer model;
+        try {
+            model = HookedTransformer.load(dir, device);
+        } catch (RuntimeException e) {
+            tokenizer.close();
+            throw e;
+        }
+        ChatTemplate template = loadTemplate(dir);
+        Set<Integer> stops = new LinkedHashSet<>(model.config().eosIds());
+        int eos = tokenizer.tokenId(tokenizer.specialTokens().get("eos_token"));
+        if (eos >= 0) stops.add(eos);
+        readGenerationConfigEos(dir, stops);
+        return new ChatModel(model, tokenizer, template, stops);
+    }
+
+    /** The chat template of {@code dir}: tokenizer_config.json's chat_template, else chat_template.jinja; null when neither exists. */
+    public static ChatTemplate loadTemplate(Path dir) {
+        Path jinja = dir.resolve("chat_template.jinja");
+        Path config = dir.resolve("tokenizer_config.json");
+        try {
+            if (Files.isRegularFile(config)) {
+                JsonNode t = new ObjectMapper().readTree(config.toFile()).get("chat_template");
+                if (t != null && t.isTextual()) return parseTemplate(t.asText(), config);
+                if (t != null && t.isArray()) {
+                    for (JsonNode named : t) {
+                        if ("default".equals(named.path("name").asText())) return parseTemplate(named.path("template").asText(), config);
+                    }
+                }
+            }
+            if (Files.isRegularFile(jinja)) return parseTemplate(Files.readString(jinja), jinja);
+        } catch (IOException e) {
+            throw new PersonaException("cannot read the chat template of " + dir + ": " + e.getMessage(), "check tokenizer_config.json", e);
+        }
+        return null;
+    }
+
+    private static ChatTemplate parseTemplate(String text, Path file) {
+        try {
+            return ChatTemplate.parse(text);
+        } catch (TemplateException e) {
+            throw new PersonaException(file + ": chat template does not parse: " + e.getMessage(), "fix the template text");
+        }
+    }
+
+    private static void readGenerationConfigEos(Path dir, Set<Integer> stops) {
+        Path gc = dir.resolve("generation_config.json");
+        if (!Files.isRegularFile(gc)) return;
+        try {
+            JsonNode e = new ObjectMapper().readTree(gc.toFile()).path("eos_token_id");
+            if (e.isArray()) e.forEach(x -> stops.add(x.asInt()));
+            else if (e.isNumber()) stops.add(e.asInt());
+        } catch (IOException ignored) {
+            // generation_config.json is optional; a broken one only loses extra stop ids
+        }
+    }
+
+    public HookedTransformer model() {
+        return model;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** Token ids that end a reply. */
+    public Set<Integer> stopIds() {
+        return stopIds;
+    }
+
+    /** The variables a chat template sees besides messages: bos_token, eos_token and the like. */
+    public Map<String, Object> templateVariables() {
+        return new LinkedHashMap<>(tokenizer.specialTokens());
+    }
+
+    /** The exact text the model sees for {@code messages}. */
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        if (template == null) {
+            throw new PersonaException(model.directory() + " has no chat template (tokenizer_config.json chat_template or chat_template.jinja)",
+                    "use a chat (instruct) model, or add a chat_template to tokenizer_config.json");
+        }
+        List<Map<String, Object>> maps = new ArrayList<>();
+        for (ChatMessage m : messages) maps.add(m.toMap());
+        try {
+            return template.render(maps, addGenerationPrompt, templateVariables());
+        } catch (TemplateException e) {
+            throw new PersonaException("the chat template of " + model.directory() + " refused the conversation: " + e.getMessage(),
+                    "change the conversation (e.g. drop the system message or alternate user/assistant turns)");
+        }
+    }
+
+    /** Token ids of the rendered conversation. */
+    public int[] encode(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return tokenizer.encode(render(messages, addGenerationPrompt));
+    }
+
+    /** One reply per conversation; stop ids default to the model's. */
+    public List<String> reply(List<List<ChatMessage>> conversations, GenerationOptions options) {
+        List<int[]> prompts = new ArrayList<>();
+        for (List<ChatMessage> c : conversations) prompts.add(encode(c, true));
+        GenerationOptions o = options.stopIds() == null ? options.withStopIds(stopIds) : options;
+        List<String> out = new ArrayList<>();
+        for (int[] ids : new Generator(model).generate(prompts, o)) out.add(tokenizer.decode(ids, true));
+        return out;
+    }
+
+    @Override
+    public void close() {
+        model.close();
+        tokenizer.close();
+    }
+}
