@@ -68,13 +68,21 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** Loads a Hugging Face model directory onto {@code device}; weights are converted to float32. */
     public static HookedTransformer load(Path dir, Device device) {
+        return load(dir, device, false);
+    }
+
+    /**
+     * Loads a model; a {@code trainable} one records gradients for its weights under a
+     * GradientCollector (see {@link Trainer}) and its manager is left uncapped for optimizer state.
+     */
+    public static HookedTransformer load(Path dir, Device device, boolean trainable) {
         ModelConfig config = ModelConfig.load(dir);
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            return fromCheckpoint(config, dir, ckpt, device);
+            return fromCheckpoint(config, dir, ckpt, device, trainable);
         }
     }
 
-    static HookedTransformer fromCheckpoint(ModelConfig c, Path dir, Checkpoint ckpt, Device device) {
+    static HookedTransformer fromCheckpoint(ModelConfig c, Path dir, Checkpoint ckpt, Device device, boolean trainable) {
         WeightLayout layout = resolveLayout(c, ckpt);
         NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
         try {
@@ -92,7 +100,12 @@ public final class HookedTransformer implements AutoCloseable {
                 put(w, manager, key(Name.LM_HEAD, -1), ckpt.floats(head, c.vocabSize(), d), c.vocabSize(), d);
             }
             for (int l = 0; l < c.numLayers(); l++) loadBlock(w, manager, ckpt, layout, l, c);
-            manager.cap();
+            if (trainable) {
+                for (NDArray a : w.values()) a.setRequiresGradient(true);
+            } else {
+                // nothing may attach to the weights' manager after loading: a stray attachment fails loudly
+                manager.cap();
+            }
             return new HookedTransformer(c, dir, manager, w);
         } catch (RuntimeException e) {
             manager.close();
@@ -168,6 +181,34 @@ public final class HookedTransformer implements AutoCloseable {
     /** Canonical weight key: {@code Q_W@3} for layer 3, {@code EMBED} for globals. */
     static String key(Name name, int layer) {
         return layer < 0 ? name.name() : name.name() + "@" + layer;
+    }
+
+    /**
+     * Writes this model as a Hugging Face directory: config.json and the tokenizer files copied from
+     * where it was loaded, and the current weights as model.safetensors (float32).
+     */
+    public void save(Path out) throws java.io.IOException {
+        WeightLayout layout = config.family().layout();
+        if (layout.fusedQkv(0) != null) {
+            throw new PersonaException("saving " + config.family().modelType() + " models is not supported (fused q/k/v weights)",
+                    "save llama, mistral, qwen2 or qwen3 models");
+        }
+        java.nio.file.Files.createDirectories(out);
+        dev.persona.model.io.SafetensorsWriter writer = new dev.persona.model.io.SafetensorsWriter().meta("format", "pt");
+        for (Map.Entry<String, NDArray> e : weights.entrySet()) {
+            String[] parts = e.getKey().split("@");
+            Name name = Name.valueOf(parts[0]);
+            int layer = parts.length > 1 ? Integer.parseInt(parts[1]) : -1;
+            writer.add(layout.tensor(name, layer), e.getValue().toFloatArray(), e.getValue().getShape().getShape());
+        }
+        writer.write(out.resolve("model.safetensors"));
+        for (String f : new String[] {"config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
+                "special_tokens_map.json", "chat_template.jinja"}) {
+            Path src = dir.resolve(f);
+            if (java.nio.file.Files.isRegularFile(src) && !src.toAbsolutePath().equals(out.resolve(f).toAbsolutePath())) {
+                java.nio.file.Files.copy(src, out.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
     }
 
     NDArray weight(Name name, int layer) {
