@@ -15,6 +15,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import dev.persona.model.WeightLayout.Name;
 import dev.persona.model.io.Checkpoint;
+import dev.persona.model.io.TensorSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -82,22 +83,27 @@ public final class HookedTransformer implements AutoCloseable {
         }
     }
 
-    static HookedTransformer fromCheckpoint(ModelConfig c, Path dir, Checkpoint ckpt, Device device, boolean trainable) {
+    /** A model of {@code config}'s shape with random weights, built in native memory (for benchmarks). */
+    public static HookedTransformer random(ModelConfig config, Device device, long seed) {
+        return fromCheckpoint(config, Path.of("random:" + config.family().modelType()), TensorSource.random(seed), device, false);
+    }
+
+    static HookedTransformer fromCheckpoint(ModelConfig c, Path dir, TensorSource ckpt, Device device, boolean trainable) {
         WeightLayout layout = resolveLayout(c, ckpt);
         NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
         try {
             Map<String, NDArray> w = new LinkedHashMap<>();
             int d = c.dModel();
-            put(w, manager, key(Name.EMBED, -1), ckpt.floats(layout.tensor(Name.EMBED, -1), c.vocabSize(), d), c.vocabSize(), d);
+            put(w, manager, key(Name.EMBED, -1), ckpt, layout.tensor(Name.EMBED, -1), c.vocabSize(), d);
             if (c.family().positions() == FamilySpec.PositionKind.LEARNED) {
                 String n = layout.tensor(Name.POS_EMBED, -1);
-                long rows = ckpt.info(n).shape()[0];
-                put(w, manager, key(Name.POS_EMBED, -1), ckpt.floats(n, rows, d), rows, d);
+                long rows = ckpt instanceof Checkpoint ? ckpt.shape(n)[0] : c.maxPositions();
+                put(w, manager, key(Name.POS_EMBED, -1), ckpt, n, rows, d);
             }
             loadNorm(w, manager, ckpt, layout, Name.FINAL_NORM_W, Name.FINAL_NORM_B, -1, c);
             if (!c.tiedEmbeddings()) {
                 String head = layout.tensor(Name.LM_HEAD, -1);
-                put(w, manager, key(Name.LM_HEAD, -1), ckpt.floats(head, c.vocabSize(), d), c.vocabSize(), d);
+                put(w, manager, key(Name.LM_HEAD, -1), ckpt, head, c.vocabSize(), d);
             }
             for (int l = 0; l < c.numLayers(); l++) loadBlock(w, manager, ckpt, layout, l, c);
             if (trainable) {
@@ -113,7 +119,7 @@ public final class HookedTransformer implements AutoCloseable {
         }
     }
 
-    private static WeightLayout resolveLayout(ModelConfig c, Checkpoint ckpt) {
+    private static WeightLayout resolveLayout(ModelConfig c, TensorSource ckpt) {
         WeightLayout layout = c.family().layout();
         if (ckpt.has(layout.tensor(Name.EMBED, -1))) return layout;
         // Some GPT-2 checkpoints (the original release) omit the "transformer." prefix.
@@ -121,13 +127,13 @@ public final class HookedTransformer implements AutoCloseable {
         return layout;
     }
 
-    private static void loadNorm(Map<String, NDArray> w, NDManager m, Checkpoint ckpt, WeightLayout layout, Name weight, Name bias, int l, ModelConfig c) {
+    private static void loadNorm(Map<String, NDArray> w, NDManager m, TensorSource ckpt, WeightLayout layout, Name weight, Name bias, int l, ModelConfig c) {
         int d = c.dModel();
-        put(w, m, key(weight, l), ckpt.floats(layout.tensor(weight, l), d), d);
-        if (c.family().norm() == FamilySpec.NormKind.LAYER) put(w, m, key(bias, l), ckpt.floats(layout.tensor(bias, l), d), d);
+        put(w, m, key(weight, l), ckpt, layout.tensor(weight, l), d);
+        if (c.family().norm() == FamilySpec.NormKind.LAYER) put(w, m, key(bias, l), ckpt, layout.tensor(bias, l), d);
     }
 
-    private static void loadBlock(Map<String, NDArray> w, NDManager m, Checkpoint ckpt, WeightLayout layout, int l, ModelConfig c) {
+    private static void loadBlock(Map<String, NDArray> w, NDManager m, TensorSource ckpt, WeightLayout layout, int l, ModelConfig c) {
         FamilySpec f = c.family();
         int d = c.dModel();
         loadNorm(w, m, ckpt, layout, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l, c);
@@ -150,21 +156,22 @@ public final class HookedTransformer implements AutoCloseable {
         }
         linear(w, m, ckpt, layout, Name.O_W, f.outBias() ? Name.O_B : null, l, d, c.qWidth());
         if (f.qkNorm()) {
-            put(w, m, key(Name.Q_NORM_W, l), ckpt.floats(layout.tensor(Name.Q_NORM_W, l), c.headDim()), c.headDim());
-            put(w, m, key(Name.K_NORM_W, l), ckpt.floats(layout.tensor(Name.K_NORM_W, l), c.headDim()), c.headDim());
+            put(w, m, key(Name.Q_NORM_W, l), ckpt, layout.tensor(Name.Q_NORM_W, l), c.headDim());
+            put(w, m, key(Name.K_NORM_W, l), ckpt, layout.tensor(Name.K_NORM_W, l), c.headDim());
         }
         if (f.gatedMlp()) linear(w, m, ckpt, layout, Name.GATE_W, f.mlpBias() ? Name.GATE_B : null, l, c.dFF(), d);
         linear(w, m, ckpt, layout, Name.UP_W, f.mlpBias() ? Name.UP_B : null, l, c.dFF(), d);
         linear(w, m, ckpt, layout, Name.DOWN_W, f.mlpBias() ? Name.DOWN_B : null, l, d, c.dFF());
     }
 
-    private static void linear(Map<String, NDArray> w, NDManager m, Checkpoint ckpt, WeightLayout layout, Name weight, Name bias, int l, int out, int in) {
-        put(w, m, key(weight, l), linearWeight(ckpt, layout.tensor(weight, l), out, in, layout.conv1d()), out, in);
-        if (bias != null) put(w, m, key(bias, l), ckpt.floats(layout.tensor(bias, l), out), out);
+    private static void linear(Map<String, NDArray> w, NDManager m, TensorSource ckpt, WeightLayout layout, Name weight, Name bias, int l, int out, int in) {
+        if (layout.conv1d()) put(w, m, key(weight, l), linearWeight(ckpt, layout.tensor(weight, l), out, in, true), out, in);
+        else put(w, m, key(weight, l), ckpt, layout.tensor(weight, l), out, in);
+        if (bias != null) put(w, m, key(bias, l), ckpt, layout.tensor(bias, l), out);
     }
 
     /** Reads a linear weight as [out, in], transposing a Conv1D [in, out] tensor. */
-    private static float[] linearWeight(Checkpoint ckpt, String name, int out, int in, boolean conv1d) {
+    private static float[] linearWeight(TensorSource ckpt, String name, int out, int in, boolean conv1d) {
         if (!conv1d) return ckpt.floats(name, out, in);
         float[] t = ckpt.floats(name, in, out);
         float[] r = new float[t.length];
@@ -174,6 +181,12 @@ public final class HookedTransformer implements AutoCloseable {
 
     private static void put(Map<String, NDArray> w, NDManager m, String key, float[] data, long... shape) {
         NDArray a = m.create(data, new Shape(shape));
+        a.setName(key);
+        w.put(key, a);
+    }
+
+    private static void put(Map<String, NDArray> w, NDManager m, String key, TensorSource src, String name, long... shape) {
+        NDArray a = src.create(m, name, shape);
         a.setName(key);
         w.put(key, a);
     }

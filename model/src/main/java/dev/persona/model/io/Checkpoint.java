@@ -17,7 +17,7 @@ import java.util.stream.Stream;
  * {@code model.safetensors.index.json}, or any set of {@code *.safetensors} files. Looks tensors up by
  * name across shards.
  */
-public final class Checkpoint implements AutoCloseable {
+public final class Checkpoint implements TensorSource, AutoCloseable {
     private final Path dir;
     private final List<SafetensorsFile> files;
     private final Map<String, SafetensorsFile> byTensor = new LinkedHashMap<>();
@@ -77,7 +77,13 @@ public final class Checkpoint implements AutoCloseable {
         return new Checkpoint(dir, files);
     }
 
+    @Override
+    public long[] shape(String name) {
+        return info(name).shape();
+    }
+
     /** Whether a tensor of that name exists in any shard. */
+    @Override
     public boolean has(String name) {
         return byTensor.containsKey(name);
     }
@@ -93,6 +99,7 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** Reads tensor {@code name} as float32, checking its shape when {@code expectedShape} is not null. */
+    @Override
     public float[] floats(String name, long... expectedShape) {
         TensorInfo t = info(name);
         if (expectedShape != null && expectedShape.length > 0 && !java.util.Arrays.equals(t.shape(), expectedShape)) {

@@ -1,0 +1,108 @@
+package dev.persona.cli;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import dev.persona.model.ChatModel;
+import dev.persona.model.PersonaException;
+import dev.persona.model.template.ChatTemplate;
+import dev.persona.model.template.TemplateException;
+import dev.persona.model.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code persona template}: exactly what the model will see for a conversation. */
+@Command(name = "template", mixinStandardHelpOptions = true,
+        description = {"Render a conversation with a chat template, exactly as transformers' apply_chat_template does.",
+            "A template's own error (raise_exception) is printed as an error with exit code 1."})
+final class TemplateCommand implements Callable<Integer> {
+    static final class Source {
+        @Option(names = "--model", paramLabel = "DIR", description = "Use this model's chat template and special tokens.")
+        Path model;
+
+        @Option(names = "--template", paramLabel = "FILE", description = "A chat-template text file (Jinja).")
+        Path template;
+    }
+
+    @ArgGroup(exclusive = true)
+    Source source = new Source();
+
+    @Option(names = "--messages", required = true, paramLabel = "FILE.json",
+            description = "JSON list of {\"role\": ..., \"content\": ...} objects (or {\"messages\": [...]}).")
+    Path messages;
+
+    @Option(names = "--add-generation-prompt", description = "Append the assistant turn's opening.")
+    boolean addGenerationPrompt;
+
+    @Option(names = "--var", paramLabel = "NAME=VALUE", description = "Template variable, e.g. bos_token='<s>' (repeatable).")
+    Map<String, String> vars = new LinkedHashMap<>();
+
+    @Option(names = "--json", description = "Print JSON (with --model: also the token ids).")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        List<Map<String, Object>> msgs = readMessages(messages);
+        Map<String, Object> variables = new LinkedHashMap<>();
+        ChatTemplate template;
+        Tokenizer tokenizer = null;
+        Path modelDir = source.template == null ? (source.model != null ? source.model : Defaults.organism()) : null;
+        if (source.template != null) {
+            try {
+                template = ChatTemplate.parse(Files.readString(source.template));
+            } catch (IOException e) {
+                throw new PersonaException("cannot read template " + source.template + ": " + e.getMessage(), "check the path");
+            } catch (TemplateException e) {
+                throw new PersonaException(source.template + ": " + e.getMessage(), "fix the template");
+            }
+        } else {
+            template = ChatModel.loadTemplate(modelDir);
+            if (template == null) {
+                throw new PersonaException(modelDir + " has no chat template", "pass --template FILE or use a chat model");
+            }
+            if (Files.isRegularFile(modelDir.resolve("tokenizer.json"))) {
+                tokenizer = Tokenizer.load(modelDir);
+                variables.putAll(tokenizer.specialTokens());
+            }
+        }
+        variables.putAll(vars);
+        String text;
+        try {
+            text = template.render(msgs, addGenerationPrompt, variables);
+        } catch (TemplateException e) {
+            throw new PersonaException("the template raised: " + e.getMessage(),
+                    e.raisedByTemplate() ? "this template does not accept the conversation; change the messages" : "check the template and variables");
+        }
+        try {
+            if (json) {
+                Map<String, Object> out = new LinkedHashMap<>();
+                out.put("text", text);
+                if (tokenizer != null) out.put("input_ids", tokenizer.encode(text));
+                System.out.println(Json.write(out));
+            } else {
+                System.out.print(text);
+                if (!text.endsWith("\n")) System.out.println();
+            }
+        } finally {
+            if (tokenizer != null) tokenizer.close();
+        }
+        return 0;
+    }
+
+    static List<Map<String, Object>> readMessages(Path file) {
+        try {
+            Object v = Json.MAPPER.readValue(file.toFile(), Object.class);
+            if (v instanceof Map<?, ?> m && m.get("messages") instanceof List<?>) v = m.get("messages");
+            if (!(v instanceof List<?>)) throw new PersonaException(file + ": expected a JSON list of messages", "write [{\"role\":\"user\",\"content\":\"Hi\"}]");
+            return Json.MAPPER.convertValue(v, new TypeReference<List<Map<String, Object>>>() { });
+        } catch (IOException e) {
+            throw new PersonaException("cannot read messages " + file + ": " + e.getMessage(), "pass a JSON file with a list of {role, content}");
+        }
+    }
+}

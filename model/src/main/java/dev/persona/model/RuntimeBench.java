@@ -1,0 +1,117 @@
+package dev.persona.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * Throughput measurements of the runtime: prefill and decode tokens per second, the machine's
+ * float32 matmul peak through the same engine, and the process's peak resident memory. Used by
+ * {@code persona bench}; results belong in docs/BENCHMARKS.md, not in timed unit tests.
+ */
+public final class RuntimeBench {
+    private RuntimeBench() { }
+
+    /** One prefill measurement. */
+    public record Prefill(int batch, int tokens, double seconds, double tokensPerSecond, double usefulGflops) { }
+
+    /** One decode measurement. */
+    public record Decode(int batch, int promptTokens, int newTokens, double seconds, double tokensPerSecond) { }
+
+    /** Best-of-{@code reps} GFLOP/s of an n x n x n float32 matmul. */
+    public static double matmulPeakGflops(HookedTransformer model, int n, int reps) {
+        double best = 0;
+        try (NDManager m = model.manager().newSubManager()) {
+            NDArray a = m.randomUniform(-1, 1, new Shape(n, n));
+            NDArray b = m.randomUniform(-1, 1, new Shape(n, n));
+            try (NDManager w = m.newSubManager()) {
+                a.matMul(b).attach(w);
+            }
+            for (int r = 0; r < reps; r++) {
+                long t0 = System.nanoTime();
+                try (NDManager s = m.newSubManager()) {
+                    NDArray c = a.matMul(b);
+                    c.attach(s);
+                    c.getFloat(0, 0);
+                }
+                double secs = (System.nanoTime() - t0) / 1e9;
+                best = Math.max(best, 2.0 * n * n * n / secs / 1e9);
+            }
+        }
+        return best;
+    }
+
+    /** Useful FLOPs of a prefill of {@code tokens} per row: 2 x (matmul weights) per token plus causal attention, head for the last token only. */
+    public static double prefillFlops(ModelConfig c, int batch, int tokens) {
+        double perTokenLinear = 0;
+        long d = c.dModel();
+        perTokenLinear += (double) d * c.qWidth() + 2.0 * d * c.kvWidth() + (double) c.qWidth() * d;
+        perTokenLinear += (c.family().gatedMlp() ? 3.0 : 2.0) * d * c.dFF();
+        perTokenLinear *= c.numLayers();
+        double linear = 2.0 * perTokenLinear * tokens;
+        // q.k and p.v over the causal triangle
+        double attention = c.numLayers() * 2.0 * 2.0 * c.numHeads() * c.headDim() * (tokens * (tokens + 1) / 2.0);
+        double head = 2.0 * d * c.vocabSize();
+        return batch * (linear + attention + head);
+    }
+
+    /** Times the prompt pass of generation (head on the last position) for batch x tokens random ids; best of reps. */
+    public static Prefill prefill(HookedTransformer model, int batch, int tokens, int reps) {
+        List<int[]> prompts = randomPrompts(model.config(), batch, tokens, 1);
+        GenerationOptions o = GenerationOptions.greedy(0).withStopIds(Set.of());
+        double best = Double.MAX_VALUE;
+        Generator g = new Generator(model);
+        g.run(prompts, o);
+        for (int r = 0; r < reps; r++) {
+            long t0 = System.nanoTime();
+            g.run(prompts, o);
+            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+        }
+        double flops = prefillFlops(model.config(), batch, tokens);
+        return new Prefill(batch, tokens, best, batch * tokens / best, flops / best / 1e9);
+    }
+
+    /** Decode tokens per second: (generation time - prefill time) over batch x (newTokens - 1) sampled steps. */
+    public static Decode decode(HookedTransformer model, int batch, int promptTokens, int newTokens) {
+        List<int[]> prompts = randomPrompts(model.config(), batch, promptTokens, 2);
+        Generator g = new Generator(model);
+        GenerationOptions o = GenerationOptions.greedy(newTokens).withStopIds(Set.of());
+        g.run(prompts, GenerationOptions.greedy(2).withStopIds(Set.of()));
+        double prefill = prefill(model, batch, promptTokens, 1).seconds();
+        long t0 = System.nanoTime();
+        g.run(prompts, o);
+        double total = (System.nanoTime() - t0) / 1e9;
+        double decodeSecs = Math.max(1e-9, total - prefill);
+        return new Decode(batch, promptTokens, newTokens, decodeSecs, batch * (newTokens - 1) / decodeSecs);
+    }
+
+    private static List<int[]> randomPrompts(ModelConfig c, int batch, int tokens, long seed) {
+        Random r = new Random(seed);
+        List<int[]> out = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            int[] p = new int[tokens];
+            for (int i = 0; i < tokens; i++) p[i] = r.nextInt(c.vocabSize());
+            out.add(p);
+        }
+        return out;
+    }
+
+    /** Peak resident set size of this process in bytes (Linux VmHWM), or -1 where unknown. */
+    public static long peakRssBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+}
