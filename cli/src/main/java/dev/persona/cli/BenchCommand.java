@@ -58,6 +58,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("cores", Runtime.getRuntime().availableProcessors());
             out.put("parameters", m.parameterCount());
             out.put("f32_weight_bytes", m.parameterCount() * 4);
+            out.put("rss_after_load_bytes", RuntimeBench.currentRssBytes());
             double peak = RuntimeBench.matmulPeakGflops(m, 2048, 5);
             out.put("matmul_peak_gflops", peak);
             List<Map<String, Object>> prefills = new ArrayList<>();
@@ -71,6 +72,7 @@ final class BenchCommand implements Callable<Integer> {
                 r.put("useful_gflops", p.usefulGflops());
                 r.put("fraction_of_peak", p.usefulGflops() / peak);
                 prefills.add(r);
+                out.put("rss_after_prefill_" + pc[0] + "x" + pc[1], RuntimeBench.currentRssBytes());
                 progress("prefill %dx%d: %.0f tok/s, %.1f GFLOP/s (%.0f%% of matmul peak %.1f)", p.batch(), p.tokens(),
                         p.tokensPerSecond(), p.usefulGflops(), 100 * p.usefulGflops() / peak, peak);
             }

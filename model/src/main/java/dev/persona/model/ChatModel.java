@@ -41,10 +41,15 @@ public final class ChatModel implements AutoCloseable {
 
     /** Loads weights, tokenizer and chat template from {@code dir} onto {@code device}. */
     public static ChatModel load(Path dir, Device device) {
+        return load(dir, device, false);
+    }
+
+    /** Loads a chat model; a {@code trainable} one can be trained with {@link Trainer}. */
+    public static ChatModel load(Path dir, Device device, boolean trainable) {
         Tokenizer tokenizer = Tokenizer.load(dir);
         HookedTransformer model;
         try {
-            model = HookedTransformer.load(dir, device);
+            model = HookedTransformer.load(dir, device, trainable);
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -136,6 +141,32 @@ public final class ChatModel implements AutoCloseable {
     public int[] encode(List<ChatMessage> messages, boolean addGenerationPrompt) {
         return tokenizer.encode(render(messages, addGenerationPrompt));
     }
+
+    /**
+     * A conversation as training data: token ids and a loss mask that is true on the tokens of
+     * assistant turns (content and end-of-turn token), found by rendering each turn's prefix.
+     *
+     * @param lastAssistantOnly score only the final assistant turn
+     */
+    public TrainingExample trainingExample(List<ChatMessage> messages, boolean lastAssistantOnly) {
+        int[] ids = encode(messages, false);
+        boolean[] mask = new boolean[ids.length];
+        int lastAssistant = -1;
+        for (int i = 0; i < messages.size(); i++) if (messages.get(i).role().equals("assistant")) lastAssistant = i;
+        if (lastAssistant < 0) {
+            throw new PersonaException("a training conversation has no assistant turn", "every example needs at least one assistant message");
+        }
+        for (int i = 0; i < messages.size(); i++) {
+            if (!messages.get(i).role().equals("assistant") || (lastAssistantOnly && i != lastAssistant)) continue;
+            int from = encode(messages.subList(0, i), true).length;
+            int to = encode(messages.subList(0, i + 1), false).length;
+            for (int k = from; k < Math.min(to, ids.length); k++) mask[k] = true;
+        }
+        return new TrainingExample(ids, mask);
+    }
+
+    /** Token ids and the positions whose tokens are scored. */
+    public record TrainingExample(int[] ids, boolean[] lossMask) { }
 
     /** One reply per conversation; stop ids default to the model's. */
     public List<String> reply(List<List<ChatMessage>> conversations, GenerationOptions options) {

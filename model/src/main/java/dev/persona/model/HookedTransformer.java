@@ -378,13 +378,20 @@ public final class HookedTransformer implements AutoCloseable {
         NDArray[] rope = f.positions() == FamilySpec.PositionKind.ROTARY ? rotaryTables(step, positions) : null;
         NDArray mask = attentionMask(step, info, keyValid, slot, t);
         for (int l = 0; l < c.numLayers(); l++) {
-            x = hook(HookPoint.residPre(l), x, info, step);
-            NDArray attn = attention(step, norm(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, rope, mask, cache, slot, info);
-            attn = hook(HookPoint.attnOut(l), attn, info, step);
-            x = hook(HookPoint.residMid(l), x.add(attn), info, step);
-            NDArray mlp = mlp(norm(x, Name.MLP_NORM_W, Name.MLP_NORM_B, l), l);
-            mlp = hook(HookPoint.mlpOut(l), mlp, info, step);
-            x = hook(HookPoint.residPost(l), x.add(mlp), info, step);
+            // each block's temporaries live in a manager of their own, freed when the block ends, so a
+            // pass holds one block's intermediates at a time rather than all of them (results attach to
+            // the first operand's manager, and x is the first operand throughout the block)
+            try (NDManager block = step.newSubManager()) {
+                x.attach(block);
+                x = hook(HookPoint.residPre(l), x, info, block);
+                NDArray attn = attention(block, norm(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, rope, mask, cache, slot, info);
+                attn = hook(HookPoint.attnOut(l), attn, info, block);
+                x = hook(HookPoint.residMid(l), x.add(attn), info, block);
+                NDArray mlp = mlp(norm(x, Name.MLP_NORM_W, Name.MLP_NORM_B, l), l);
+                mlp = hook(HookPoint.mlpOut(l), mlp, info, block);
+                x = hook(HookPoint.residPost(l), x.add(mlp), info, block);
+                x.attach(step);
+            }
         }
         x = hook(HookPoint.FINAL_NORM, norm(x, Name.FINAL_NORM_W, Name.FINAL_NORM_B, -1), info, step);
         if (lastOnly && t > 1) x = x.get(new NDIndex(":, -1:, :"));

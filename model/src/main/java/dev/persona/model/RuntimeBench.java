@@ -105,9 +105,18 @@ public final class RuntimeBench {
 
     /** Peak resident set size of this process in bytes (Linux VmHWM), or -1 where unknown. */
     public static long peakRssBytes() {
+        return procStatus("VmHWM:");
+    }
+
+    /** Current resident set size in bytes (Linux VmRSS), or -1 where unknown. */
+    public static long currentRssBytes() {
+        return procStatus("VmRSS:");
+    }
+
+    private static long procStatus(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+                if (line.startsWith(key)) return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
             }
         } catch (IOException | NumberFormatException e) {
             return -1;

@@ -1,0 +1,13 @@
+package dev.persona.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+
+/** Placeholder replaced below. */
+@Command(name = "data")
+final class OrganismDataCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        return 0;
+    }
+}
