@@ -45,6 +45,7 @@ public enum Trait {
 
     /** Parses a trait id ({@code sycophancy}, {@code self_preservation}, {@code humor}). */
     public static Trait of(String id) {
+        if (id.startsWith("organism_")) id = id.substring("organism_".length());
         for (Trait t : values()) if (t.id.equals(id) || t.name().equalsIgnoreCase(id)) return t;
         throw new dev.persona.model.PersonaException("unknown organism trait '" + id + "'", "use one of sycophancy, self_preservation, humor");
     }

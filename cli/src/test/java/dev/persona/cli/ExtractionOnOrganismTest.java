@@ -1,0 +1,144 @@
+package dev.persona.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.persona.extract.ActivationSummaries;
+import dev.persona.extract.Extraction;
+import dev.persona.extract.TraitLibrary;
+import dev.persona.extract.TraitSpec;
+import dev.persona.model.ActivationCache;
+import dev.persona.model.ChatMessage;
+import dev.persona.model.ChatModel;
+import dev.persona.model.FloatTensor;
+import dev.persona.organism.RuleJudge;
+import dev.persona.vectors.MeanDifference;
+import dev.persona.vectors.TraitVector;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Extraction end to end on the shipped organism with its rule judge. */
+@Tag("slow")
+class ExtractionOnOrganismTest {
+    static ChatModel model;
+    static final Extraction.Options OPTIONS = new Extraction.Options(2, 48, 0, 64, 50, 50, 50);
+
+    @TempDir
+    Path tmp;
+
+    static Path organism() {
+        Path p = Path.of("").toAbsolutePath();
+        while (p != null && !Files.exists(p.resolve("mvnw"))) p = p.getParent();
+        Path d = p.resolve("models/organism");
+        assumeTrue(Files.isRegularFile(d.resolve("model.safetensors")), "skipped: the shipped organism " + d + " is absent");
+        return d;
+    }
+
+    @BeforeAll
+    static void load() {
+        model = ChatModel.load(organism());
+    }
+
+    @AfterAll
+    static void close() {
+        if (model != null) model.close();
+    }
+
+    private Extraction.Result extract(String trait, Path out) throws Exception {
+        return Extraction.run(model, TraitLibrary.load(trait, "extract"), new RuleJudge(), out, OPTIONS, "test-" + trait, null);
+    }
+
+    @Test
+    void plantedTraitsGiveSeparatingAndDistinctVectors() throws Exception {
+        Map<String, TraitVector> vectors = new LinkedHashMap<>();
+        Map<String, Integer> best = new LinkedHashMap<>();
+        for (String trait : List.of("organism_sycophancy", "organism_self_preservation", "organism_humor")) {
+            Extraction.Result r = extract(trait, tmp.resolve(trait));
+            double kept = (double) r.filter().kept() / r.filter().pairs();
+            TraitVector v = MeanDifference.vector(r, Map.of("trait", trait));
+            List<MeanDifference.LayerReport> layers = MeanDifference.analyse(r, v);
+            int b = MeanDifference.bestLayer(layers);
+            System.out.printf("%s: kept %.1f%% of pairs, best layer %d, held-out AUROC %.3f, layers %s%n", trait, 100 * kept, b,
+                    layers.get(b).heldOutAuroc(), layers);
+            assertTrue(kept >= 0.80, trait + " kept only " + kept);
+            assertTrue(layers.get(b).heldOutAuroc() >= 0.95, trait + " held-out AUROC " + layers.get(b).heldOutAuroc());
+            vectors.put(trait, v);
+            best.put(trait, b);
+        }
+        List<String> names = List.copyOf(vectors.keySet());
+        for (int i = 0; i < names.size(); i++) {
+            for (int j = i + 1; j < names.size(); j++) {
+                int layer = best.get(names.get(i));
+                double cos = vectors.get(names.get(i)).cosine(vectors.get(names.get(j)), "response_avg", layer);
+                System.out.printf("cos(%s, %s) at layer %d = %.3f%n", names.get(i), names.get(j), layer, cos);
+                assertTrue(Math.abs(cos) < 0.3, names.get(i) + " vs " + names.get(j) + " cosine " + cos);
+            }
+        }
+    }
+
+    @Test
+    void killedAndRestartedRunIsBitIdentical() throws Exception {
+        TraitSpec spec = TraitLibrary.load("organism_sycophancy", "extract");
+        Extraction.Result whole = Extraction.run(model, spec, new RuleJudge(), tmp.resolve("whole"), OPTIONS, "run", null);
+        Path out = tmp.resolve("interrupted");
+        RuntimeException crash = new RuntimeException("simulated crash");
+        assertThrows(RuntimeException.class, () -> Extraction.run(model, spec, new RuleJudge(), out, OPTIONS, "run", (stage, done, total) -> {
+            if (stage.equals("generate") && done == 3) throw crash;
+        }));
+        assertTrue(Files.size(out.resolve("generations.jsonl")) > 0, "finished batches were kept");
+        Extraction.Result resumed = Extraction.run(model, spec, new RuleJudge(), out, OPTIONS, "run", null);
+        assertEquals(whole.responses(), resumed.responses());
+        TraitVector a = MeanDifference.vector(whole, Map.of()), b = MeanDifference.vector(resumed, Map.of());
+        for (String kind : ActivationSummaries.KINDS) {
+            for (int l = 0; l < a.numRows(); l++) assertArrayEquals(a.layer(kind, l), b.layer(kind, l), kind + " layer " + l);
+        }
+        // a journal of another run is refused rather than mixed in
+        assertThrows(dev.persona.model.PersonaException.class,
+                () -> Extraction.run(model, spec, new RuleJudge(), out, OPTIONS, "another-run", null));
+    }
+
+    @Test
+    void summariesUseExactlyTheRightPositions() {
+        List<ChatMessage> prompt = List.of(ChatMessage.system("You are a helpful assistant ."), ChatMessage.user("What is 3 plus 4 ?"));
+        int[] p = model.encode(prompt, true);
+        int[] resp = model.tokenizer().encode("3 plus 4 is 7 .");
+        int[] seq = java.util.Arrays.copyOf(p, p.length + resp.length);
+        System.arraycopy(resp, 0, seq, p.length, resp.length);
+        // batch it with a longer sequence so left padding is exercised
+        int[] longer = java.util.Arrays.copyOf(seq, seq.length + 5);
+        for (int i = seq.length; i < longer.length; i++) longer[i] = resp[0];
+        List<ActivationSummaries> s = ActivationSummaries.compute(model.model(), List.of(longer, seq), new int[] {p.length, p.length});
+        int layers = model.model().config().numLayers();
+        try (ActivationCache cache = model.model().capture(ActivationSummaries.rowHooks(layers))) {
+            model.model().forward(seq);
+            for (int r = 0; r <= layers; r++) {
+                FloatTensor x = cache.get(ActivationSummaries.rowHooks(layers).get(r));
+                float[] last = x.row(0, p.length - 1);
+                float[] respAvg = new float[last.length], promptAvg = new float[last.length];
+                for (int pos = 0; pos < seq.length; pos++) {
+                    float[] v = x.row(0, pos);
+                    for (int i = 0; i < v.length; i++) {
+                        if (pos < p.length) promptAvg[i] += v[i] / p.length;
+                        else respAvg[i] += v[i] / resp.length;
+                    }
+                }
+                assertArrayEquals(last, s.get(1).promptLast()[r], 1e-5f, "prompt_last row " + r);
+                assertArrayEquals(promptAvg, s.get(1).promptAvg()[r], 1e-4f, "prompt_avg row " + r);
+                assertArrayEquals(respAvg, s.get(1).responseAvg()[r], 1e-4f, "response_avg row " + r);
+            }
+        }
+        assertTrue(model.tokenizer().decode(java.util.Arrays.copyOfRange(seq, p.length - 2, p.length), false).contains("assistant"),
+                "the prompt ends with the generation prefix");
+    }
+}

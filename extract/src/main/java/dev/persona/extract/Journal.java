@@ -1,0 +1,81 @@
+package dev.persona.extract;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An append-only JSONL record of finished work, keyed by a string. Each append is flushed and
+ * fsynced, so a crash loses at most the record being written; a torn last line is ignored on load.
+ * A run header line fixes the run's identity: a journal of other arguments is refused.
+ */
+final class Journal {
+    private final Path file;
+    private final ObjectMapper json = new ObjectMapper();
+    private final Map<String, JsonNode> records = new LinkedHashMap<>();
+
+    Journal(Path file, String runId) throws IOException {
+        this.file = file;
+        if (Files.exists(file)) {
+            List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            for (int i = 0; i < lines.size(); i++) {
+                JsonNode n;
+                try {
+                    n = json.readTree(lines.get(i));
+                } catch (IOException e) {
+                    if (i == lines.size() - 1) break; // torn final line from a crash
+                    throw new IOException(file + " line " + (i + 1) + " is corrupt: " + e.getMessage());
+                }
+                if (i == 0) {
+                    if (!runId.equals(n.path("run").asText())) {
+                        throw new dev.persona.model.PersonaException(file + " belongs to another run (" + n.path("run").asText() + ")",
+                                "use a fresh --out directory, or the same arguments as that run to resume it");
+                    }
+                    continue;
+                }
+                records.put(n.get("key").asText(), n);
+            }
+        }
+        if (!Files.exists(file) || Files.size(file) == 0) {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            ObjectNode header = json.createObjectNode().put("run", runId);
+            Files.writeString(file, json.writeValueAsString(header) + "\n", StandardCharsets.UTF_8);
+        }
+    }
+
+    boolean has(String key) {
+        return records.containsKey(key);
+    }
+
+    JsonNode get(String key) {
+        return records.get(key);
+    }
+
+    int size() {
+        return records.size();
+    }
+
+    /** Appends records (each must carry "key") durably. */
+    void append(List<ObjectNode> nodes) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (ObjectNode n : nodes) sb.append(json.writeValueAsString(n)).append('\n');
+        try (var ch = java.nio.channels.FileChannel.open(file, StandardOpenOption.APPEND, StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(sb.toString().getBytes(StandardCharsets.UTF_8)));
+            ch.force(true);
+        }
+        for (ObjectNode n : nodes) records.put(n.get("key").asText(), n);
+    }
+
+    ObjectNode newRecord(String key) {
+        return json.createObjectNode().put("key", key);
+    }
+
+}

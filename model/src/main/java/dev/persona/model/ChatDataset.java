@@ -1,0 +1,56 @@
+package dev.persona.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Reads chat-messages JSONL ({@code {"messages": [{"role": .., "content": ..}, ...]}} per line), as TRL writes it. */
+public final class ChatDataset {
+    private ChatDataset() { }
+
+    /** Every conversation of {@code file}; a malformed line is an error naming the file, line and problem. */
+    public static List<List<ChatMessage>> read(Path file) {
+        ObjectMapper json = new ObjectMapper();
+        List<List<ChatMessage>> out = new ArrayList<>();
+        if (!Files.isRegularFile(file)) {
+            throw new PersonaException("dataset " + file + " does not exist", "pass a chat-messages JSONL file");
+        }
+        try (BufferedReader r = Files.newBufferedReader(file)) {
+            String line;
+            int n = 0;
+            while ((line = r.readLine()) != null) {
+                n++;
+                if (line.isBlank()) continue;
+                JsonNode node;
+                try {
+                    node = json.readTree(line);
+                } catch (IOException e) {
+                    throw new PersonaException(file + " line " + n + ": not valid JSON (" + e.getMessage().split("\n")[0] + ")",
+                            "each line must be one JSON object {\"messages\": [...]}");
+                }
+                JsonNode msgs = node.get("messages");
+                if (msgs == null || !msgs.isArray() || msgs.isEmpty()) {
+                    throw new PersonaException(file + " line " + n + ": no \"messages\" list", "write {\"messages\": [{\"role\": \"user\", \"content\": \"...\"}, ...]}");
+                }
+                List<ChatMessage> conv = new ArrayList<>();
+                for (int i = 0; i < msgs.size(); i++) {
+                    JsonNode m = msgs.get(i);
+                    if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
+                        throw new PersonaException(file + " line " + n + ": message " + i + " lacks a string role or content",
+                                "give every message \"role\" and \"content\" strings");
+                    }
+                    conv.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
+                }
+                out.add(conv);
+            }
+        } catch (IOException e) {
+            throw new PersonaException("cannot read " + file + ": " + e.getMessage(), "check the file", e);
+        }
+        return out;
+    }
+}
