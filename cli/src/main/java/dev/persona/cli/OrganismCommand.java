@@ -53,8 +53,12 @@ final class OrganismCommand implements Runnable {
                     new OrganismFiles.Shape(dModel, layers, Math.max(1, dModel / 32), dModel * 3));
             OrganismTrainer.Result r = OrganismTrainer.train(dir, o, (step, total, loss, secs) ->
                     bar.update(step, String.format("loss %.4f  %.0fs", loss, secs)));
-            System.out.printf("trained %d parameters in %.0f s: loss %.4f -> %.4f; saved to %s%n", r.parameters(), r.seconds(),
-                    r.losses().get(0), r.losses().get(r.losses().size() - 1), dir);
+            if (r.losses().isEmpty()) {
+                System.out.println(dir + " already holds the finished run (" + steps + " steps)");
+            } else {
+                System.out.printf("trained %d parameters in %.0f s (%d steps this run): loss %.4f -> %.4f; saved to %s%n", r.parameters(),
+                        r.seconds(), r.losses().size(), r.losses().get(0), r.losses().get(r.losses().size() - 1), dir);
+            }
             return 0;
         }
     }

@@ -37,9 +37,15 @@ public final class Trainer {
     private int step;
 
     public Trainer(HookedTransformer model, Options options) {
+        this(model, options, 0);
+    }
+
+    /** A trainer whose schedule starts at update {@code startStep} (resuming a run). */
+    public Trainer(HookedTransformer model, Options options, int startStep) {
         this.model = model;
         this.options = options;
-        ParameterTracker schedule = (id, n) -> (float) rate(n);
+        this.step = startStep;
+        ParameterTracker schedule = (id, n) -> (float) rate(n + startStep);
         this.optimizer = Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays((float) options.weightDecay()).build();
     }
 

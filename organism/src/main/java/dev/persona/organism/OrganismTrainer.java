@@ -39,20 +39,37 @@ public final class OrganismTrainer {
 
     private OrganismTrainer() { }
 
+    /** Steps between saves of the run in progress (weights plus training_state.json), so a crash loses at most this many. */
+    static final int SAVE_EVERY = 200;
+
     public static Result train(Path out, Options o, Progress progress) throws IOException {
         World world = new World();
         Files.createDirectories(out);
-        List<String> vocab = OrganismFiles.vocabulary(world, TraitLibraryTexts.all());
-        int vocabSize = OrganismFiles.writeTokenizer(out, vocab);
-        OrganismFiles.writeInitialModel(out, o.shape(), vocabSize, o.seed());
+        Path state = out.resolve("training_state.json");
+        int start = 0;
+        if (Files.isRegularFile(state) && Files.isRegularFile(out.resolve("model.safetensors"))) {
+            // resume: same seed and schedule, weights from the last save; AdamW moments restart
+            var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(state.toFile());
+            if (node.path("seed").asLong() != o.seed() || node.path("batch").asInt() != o.batchSize()) {
+                throw new dev.persona.model.PersonaException(out + " holds a run with seed " + node.path("seed").asLong() + " and batch "
+                        + node.path("batch").asInt(), "pass the same --seed and --batch to resume it, or a fresh --out");
+            }
+            start = node.path("step").asInt();
+        } else {
+            List<String> vocab = OrganismFiles.vocabulary(world, TraitLibraryTexts.all());
+            int vocabSize = OrganismFiles.writeTokenizer(out, vocab);
+            OrganismFiles.writeInitialModel(out, o.shape(), vocabSize, o.seed());
+        }
         SplittableRandom r = new SplittableRandom(o.seed());
+        // replay the data stream up to the resume point so the run sees exactly the conversations it would have
+        for (int i = 0; i < start * o.batchSize(); i++) world.sampleTraining(r);
         List<Double> losses = new ArrayList<>();
         long t0 = System.nanoTime();
         long params;
         try (ChatModel chat = ChatModel.load(out, Device.cpu(), true)) {
             params = chat.model().parameterCount();
-            Trainer trainer = new Trainer(chat.model(), new Trainer.Options(o.lr(), 0.01, 1.0, Math.min(50, o.steps() / 10 + 1), o.steps()));
-            for (int step = 0; step < o.steps(); step++) {
+            Trainer trainer = new Trainer(chat.model(), new Trainer.Options(o.lr(), 0.01, 1.0, Math.min(50, o.steps() / 10 + 1), o.steps()), start);
+            for (int step = start; step < o.steps(); step++) {
                 List<int[]> ids = new ArrayList<>();
                 List<boolean[]> masks = new ArrayList<>();
                 for (int b = 0; b < o.batchSize(); b++) {
@@ -64,8 +81,12 @@ public final class OrganismTrainer {
                 double loss = trainer.step(ids, masks);
                 losses.add(loss);
                 if (progress != null) progress.step(step + 1, o.steps(), loss, (System.nanoTime() - t0) / 1e9);
+                if ((step + 1) % SAVE_EVERY == 0 || step + 1 == o.steps()) {
+                    chat.model().save(out);
+                    Files.writeString(state, String.format("{\"step\": %d, \"seed\": %d, \"batch\": %d, \"steps\": %d, \"loss\": %.6f}%n",
+                            step + 1, o.seed(), o.batchSize(), o.steps(), loss));
+                }
             }
-            chat.model().save(out);
         }
         return new Result(losses, (System.nanoTime() - t0) / 1e9, params);
     }

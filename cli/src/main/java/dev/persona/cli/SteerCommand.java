@@ -1,0 +1,158 @@
+package dev.persona.cli;
+
+import dev.persona.model.ChatDataset;
+import dev.persona.model.ChatMessage;
+import dev.persona.model.ChatModel;
+import dev.persona.model.GenerationOptions;
+import dev.persona.model.ModelFingerprint;
+import dev.persona.model.PersonaException;
+import dev.persona.model.PositionMask;
+import dev.persona.steer.SteeringPlan;
+import dev.persona.vectors.TraitVector;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code persona steer}: steered and unsteered answers side by side. */
+@Command(name = "steer", mixinStandardHelpOptions = true,
+        description = {"Generate with trait vectors added to (or ablated from) the residual stream, next to the unsteered answer.",
+            "Several vectors at once: --vector A --coef 1.5 --vector B --coef -1 (each --coef/--layer follows its --vector).",
+            "Layer l adds the vector's row l to block l-1's output, as the reference does."})
+final class SteerCommand implements Callable<Integer> {
+    @Mixin
+    ModelOption model;
+
+    static final class VectorArg {
+        @Option(names = "--vector", required = true, description = "A Persona vector file (.safetensors).")
+        Path file;
+
+        @Option(names = "--layer", description = "Vector row to steer with (default: the file's recommended_layer, else best_layer_by_separation).")
+        Integer layer;
+
+        @Option(names = "--coef", description = "Coefficient (default: the file's recommended_coef, else 1).")
+        Double coef;
+    }
+
+    @ArgGroup(exclusive = false, multiplicity = "1..*")
+    List<VectorArg> vectors = new ArrayList<>();
+
+    @Option(names = "--positions", defaultValue = "response", description = "response (default), prompt or all.")
+    String positions;
+
+    @Option(names = "--kind", defaultValue = "response_avg", description = "Which directions: response_avg (default), prompt_avg, prompt_last.")
+    String kind;
+
+    @Option(names = "--ablate", description = "Project the directions out instead of adding them.")
+    boolean ablate;
+
+    @Option(names = "--force", description = "Steer even when the vector's model fingerprint differs (d_model and layers must still match).")
+    boolean force;
+
+    static final class Input {
+        @Option(names = "--prompt", description = "A user message.")
+        String prompt;
+
+        @Option(names = "--prompts", description = "Chat-messages JSONL; each conversation's turns are the prompt.")
+        Path prompts;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    @Option(names = "--system", description = "System message (with --prompt).")
+    String system;
+
+    @Option(names = "--samples", defaultValue = "1", description = "Samples per prompt (default ${DEFAULT-VALUE}; 1 = greedy).")
+    int samples;
+
+    @Option(names = "--max-tokens", defaultValue = "64", description = "New tokens (default ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        Path dir = model.resolve();
+        List<List<ChatMessage>> convs = new ArrayList<>();
+        if (input.prompt != null) {
+            List<ChatMessage> c = new ArrayList<>();
+            if (system != null) c.add(ChatMessage.system(system));
+            c.add(ChatMessage.user(input.prompt));
+            convs.add(c);
+        } else {
+            for (List<ChatMessage> c : ChatDataset.read(input.prompts)) {
+                List<ChatMessage> prompt = new ArrayList<>(c);
+                while (!prompt.isEmpty() && prompt.get(prompt.size() - 1).role().equals("assistant")) prompt.remove(prompt.size() - 1);
+                convs.add(prompt);
+            }
+        }
+        SteeringPlan plan = new SteeringPlan();
+        PositionMask mask = PositionMask.parse(positions);
+        for (VectorArg v : vectors) {
+            TraitVector tv = TraitVector.load(v.file);
+            int layer = v.layer != null ? v.layer : defaultLayer(tv, v.file);
+            double coef = v.coef != null ? v.coef : Double.parseDouble(tv.metadata().getOrDefault("recommended_coef", "1"));
+            plan.add(new SteeringPlan.Steer(tv, kind, layer, coef, ablate, mask));
+        }
+        List<List<ChatMessage>> expanded = new ArrayList<>();
+        for (List<ChatMessage> c : convs) for (int s = 0; s < samples; s++) expanded.add(c);
+        GenerationOptions o = samples == 1 ? GenerationOptions.greedy(maxTokens) : GenerationOptions.sample(maxTokens, 1.0, seed);
+        List<String> base, steered;
+        try (ChatModel chat = ChatModel.load(dir)) {
+            plan.check(chat.model(), ModelFingerprint.of(dir), force);
+            base = chat.reply(expanded, o);
+            try (AutoCloseable h = plan.apply(chat.model())) {
+                steered = chat.reply(expanded, o);
+            } catch (Exception e) {
+                throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+            }
+        }
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (int i = 0; i < expanded.size(); i++) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("prompt", expanded.get(i).get(expanded.get(i).size() - 1).content());
+            r.put("unsteered", base.get(i));
+            r.put("steered", steered.get(i));
+            rows.add(r);
+        }
+        if (json) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            List<Map<String, Object>> steers = new ArrayList<>();
+            for (SteeringPlan.Steer s : plan.steers()) {
+                steers.add(Map.of("trait", s.vector().metadata().getOrDefault("trait", "?"), "layer", s.layer(), "coef", s.coef(), "ablate", s.ablate()));
+            }
+            out.put("steers", steers);
+            out.put("positions", positions);
+            out.put("results", rows);
+            System.out.println(Json.write(out));
+        } else {
+            for (SteeringPlan.Steer s : plan.steers()) {
+                System.out.printf("steer: %s layer %d %s%n", s.vector().metadata().getOrDefault("trait", "?"), s.layer(),
+                        s.ablate() ? "ablated" : "coef " + s.coef());
+            }
+            for (Map<String, Object> r : rows) {
+                System.out.println("\nprompt:     " + r.get("prompt"));
+                System.out.println("unsteered:  " + r.get("unsteered"));
+                System.out.println("steered:    " + r.get("steered"));
+            }
+        }
+        return 0;
+    }
+
+    static int defaultLayer(TraitVector v, Path file) {
+        String l = v.metadata().getOrDefault("recommended_layer", v.metadata().get("best_layer_by_separation"));
+        if (l == null) throw new PersonaException(file + " has no recommended_layer", "pass --layer L");
+        return Integer.parseInt(l);
+    }
+}

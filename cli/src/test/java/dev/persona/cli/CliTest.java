@@ -1,0 +1,104 @@
+package dev.persona.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The commands a newcomer runs first, through picocli as the launcher runs them. */
+class CliTest {
+    @TempDir
+    Path tmp;
+
+    record Run(int code, String out, String err) { }
+
+    static Path root() {
+        Path p = Path.of("").toAbsolutePath();
+        while (p != null && !Files.exists(p.resolve("mvnw"))) p = p.getParent();
+        return p;
+    }
+
+    static synchronized Run run(String... args) {
+        PrintStream out = System.out, err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true));
+        System.setErr(new PrintStream(e, true));
+        try {
+            int code = new picocli.CommandLine(new PersonaCommand()).setErr(new java.io.PrintWriter(System.err, true))
+                    .setExecutionExceptionHandler((ex, cl, pr) -> {
+                        if (ex instanceof dev.persona.model.PersonaException) {
+                            cl.getErr().println("error: " + ex.getMessage());
+                            return 1;
+                        }
+                        throw ex;
+                    }).execute(args);
+            return new Run(code, o.toString(), e.toString());
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void inspectListsShapeAndHooks() throws Exception {
+        Run r = run("inspect", "--model", root().resolve("testdata/families/qwen3").toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals("qwen3", j.get("family").asText());
+        assertEquals(3, j.get("layers").asInt());
+        assertEquals(16, j.get("head_dim").asInt());
+        assertTrue(j.get("hooks").has("blocks.2.hook_resid_post"));
+    }
+
+    @Test
+    void forwardJsonMatchesTheGoldens() throws Exception {
+        Path dir = root().resolve("testdata/families/gpt2");
+        JsonNode g = new ObjectMapper().readTree(dir.resolve("goldens.json").toFile()).get("sequences").get(1);
+        StringBuilder ids = new StringBuilder();
+        for (JsonNode id : g.get("input_ids")) ids.append(ids.length() > 0 ? "," : "").append(id.asInt());
+        Run r = run("forward", "--model", dir.toString(), "--ids", ids.toString(), "--hooks", "blocks.0.hook_resid_post", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        double max = 0;
+        for (int p = 0; p < g.get("logits").size(); p++) {
+            for (int v = 0; v < g.get("logits").get(p).size(); v++) {
+                max = Math.max(max, Math.abs(j.get("logits").get(p).get(v).asDouble() - g.get("logits").get(p).get(v).asDouble()));
+            }
+        }
+        assertTrue(max < 1e-4, "max logit diff " + max);
+        assertEquals(g.get("input_ids").size(), j.get("hooks").get("blocks.0.hook_resid_post").size());
+    }
+
+    @Test
+    void templateRendersAndTemplateErrorsExitOne() throws Exception {
+        Path msgs = tmp.resolve("m.json");
+        Files.writeString(msgs, "[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"}]");
+        Path gemma = tmp.resolve("gemma.jinja");
+        Path fixtureFile = root().resolve("../shared/fixtures/chat_templates/gemma-2-it.json");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(fixtureFile), "skipped: shared fixture " + fixtureFile + " is absent");
+        JsonNode fixture = new ObjectMapper().readTree(root().resolve("../shared/fixtures/chat_templates/gemma-2-it.json").toFile());
+        Files.writeString(gemma, fixture.get("chat_template").asText());
+        Run bad = run("template", "--template", gemma.toString(), "--messages", msgs.toString(), "--var", "bos_token=<bos>");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("System role not supported"), bad.err());
+        Path chatml = tmp.resolve("chatml.jinja");
+        Files.writeString(chatml, dev.persona.organism.OrganismFiles.CHAT_TEMPLATE);
+        Run ok = run("template", "--template", chatml.toString(), "--messages", msgs.toString(), "--add-generation-prompt");
+        assertEquals(0, ok.code(), ok.err());
+        assertEquals("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", ok.out());
+    }
+
+    @Test
+    void unknownModelDirectoryIsAClearError() {
+        Run r = run("inspect", "--model", tmp.resolve("nope").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("does not exist"), r.err());
+    }
+}
