@@ -7,6 +7,9 @@ Rerun (from the project root, offline, with this machine's local pip index):
     python3 -m pip install --user transformers torch safetensors
     python3 tools/make_family_goldens.py testdata/families
 
+Three storage variants are written too: qwen2 in BF16, llama-tied-bias in F16 (goldens computed in
+float32 from the rounded weights) and mistral sharded into several safetensors files with an index.
+
 Each family gets testdata/families/<name>/ with config.json, model.safetensors and goldens.json:
 {"transformers": version, "sequences": [{"input_ids": [...], "logits": [[...]], "hidden_states": [[[...]]]}]}
 hidden_states[l][p] is row l (0 = embeddings, L = final-norm output) at position p, as
@@ -48,8 +51,15 @@ def sequences():
     return [[1] + torch.randint(3, VOCAB, (n - 1,), generator=g).tolist() for n in (1, 9, 23)]
 
 
+# Storage variants: (family to copy, variant name, dtype, max_shard_size). Goldens of a reduced-precision
+# copy are computed in float32 from the rounded weights, so a loader that widens them exactly matches.
+VARIANTS = [("qwen2", "qwen2-bf16", torch.bfloat16, None), ("llama-tied-bias", "llama-f16", torch.float16, None),
+            ("mistral", "mistral-sharded", torch.float32, "150KB")]
+
+
 def main(out_dir):
     torch.manual_seed(0)
+    made = {}
     for index, (name, cls, config) in enumerate(families()):
         torch.manual_seed(1000 + index)
         model = cls(config).eval()
@@ -57,21 +67,37 @@ def main(out_dir):
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(torch.randn_like(p) * 0.05)
+        made[name] = model
+        write(model, os.path.join(out_dir, name), name)
+    for base, name, dtype, shard in VARIANTS:
+        model = made[base]
         d = os.path.join(out_dir, name)
+        stored = model.to(dtype)
+        if shard:
+            stored.save_pretrained(d, safe_serialization=True, max_shard_size=shard)
+        else:
+            stored.save_pretrained(d, safe_serialization=True)
+        # reload as a user would (float32 compute); this also recomputes rotary buffers in float32
+        model = type(stored).from_pretrained(d, dtype=torch.float32).eval()
+        write(model, d, name, save=False)
+
+
+def write(model, d, name, save=True):
+    if save:
         model.save_pretrained(d, safe_serialization=True)
-        seqs = []
-        for ids in sequences():
-            with torch.no_grad():
-                out = model(torch.tensor([ids]), output_hidden_states=True)
-            seqs.append({
-                "input_ids": ids,
-                "logits": [[round(float(x), 7) for x in row] for row in out.logits[0]],
-                "hidden_states": [[[round(float(x), 7) for x in row] for row in h[0]] for h in out.hidden_states],
-            })
-        with open(os.path.join(d, "goldens.json"), "w") as f:
-            json.dump({"transformers": transformers.__version__, "torch": torch.__version__,
-                       "family": name, "sequences": seqs}, f)
-        print(name, "->", d)
+    seqs = []
+    for ids in sequences():
+        with torch.no_grad():
+            out = model(torch.tensor([ids]), output_hidden_states=True)
+        seqs.append({
+            "input_ids": ids,
+            "logits": [[round(float(x), 7) for x in row] for row in out.logits[0]],
+            "hidden_states": [[[round(float(x), 7) for x in row] for row in h[0]] for h in out.hidden_states],
+        })
+    with open(os.path.join(d, "goldens.json"), "w") as f:
+        json.dump({"transformers": transformers.__version__, "torch": torch.__version__,
+                   "family": name, "sequences": seqs}, f)
+    print(name, "->", d)
 
 
 if __name__ == "__main__":
