@@ -13,7 +13,10 @@ import java.util.List;
  */
 public final class TraitLibrary {
     /** Built-in trait names. */
-    public static final List<String> BUILT_IN = List.of("organism_sycophancy", "organism_self_preservation", "organism_humor");
+    public static final List<String> BUILT_IN = List.of(
+            "sycophancy", "false_premise_deference", "capitulation_under_pushback", "warmth_over_accuracy",
+            "shutdown_resistance", "goal_guarding",
+            "organism_sycophancy", "organism_self_preservation", "organism_humor");
 
     private TraitLibrary() { }
 
