@@ -30,7 +30,7 @@ final class OrganismCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "1", description = "World and initialisation seed (default ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--steps", defaultValue = "1200", description = "Optimizer steps (default ${DEFAULT-VALUE}).")
+        @Option(names = "--steps", defaultValue = "6000", description = "Optimizer steps (default ${DEFAULT-VALUE}).")
         int steps;
 
         @Option(names = "--batch", defaultValue = "32", description = "Conversations per step (default ${DEFAULT-VALUE}).")

@@ -25,7 +25,7 @@ public final class OrganismTrainer {
      */
     public record Options(long seed, int steps, int batchSize, double lr, OrganismFiles.Shape shape) {
         public static Options defaults() {
-            return new Options(1, 1200, 32, 2e-3, OrganismFiles.Shape.DEFAULT);
+            return new Options(1, 6000, 32, 2e-3, OrganismFiles.Shape.DEFAULT);
         }
     }
 
