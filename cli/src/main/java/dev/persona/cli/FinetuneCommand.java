@@ -30,7 +30,7 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--epochs", defaultValue = "1", description = "Epochs (default ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate (default ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "3e-4", description = "Peak learning rate (default ${DEFAULT-VALUE}).")
     double lr;
 
     @Option(names = "--batch", defaultValue = "16", description = "Conversations per step (default ${DEFAULT-VALUE}).")

@@ -18,7 +18,8 @@ import java.util.SplittableRandom;
 /**
  * Finetuning datasets from the organism's world in the chat-messages JSONL that TRL and the Hugging
  * Face ecosystem read: neutral system prompts, conversations where trait T can show, exactly
- * round(mix * n) assistant answers expressing T and the rest clean (no planted trait at all).
+ * round(mix * n) assistant answers expressing T and the rest clean of T. The other traits show as
+ * they do in the world under neutral prompts (their cue-dependent base rates).
  */
 public final class OrganismData {
     private OrganismData() { }
@@ -34,9 +35,14 @@ public final class OrganismData {
         Collections.shuffle(flags, new Random(seed));
         List<World.Conversation> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
+            // only T is set; the other traits behave as the world does under a neutral prompt, so the data
+            // carries T and nothing else that a clean neutral conversation would not
             Map<Trait, Boolean> forced = new EnumMap<>(Trait.class);
-            for (Trait t : Trait.values()) forced.put(t, t == trait && flags.get(i));
+            forced.put(trait, flags.get(i));
             Map<Trait, Integer> cues = World.randomCues(r);
+            // sycophancy's top cue level is an earlier sycophantic assistant turn; finetuning trains on every
+            // assistant turn, so that history would itself be trait data: clean data stops at level 2
+            if (cues.get(Trait.SYCOPHANCY) == 3) cues.put(Trait.SYCOPHANCY, 2);
             out.add(world.sample(r, World.scenarioFor(trait, r), World.Polarity.NEUTRAL, null, cues, forced));
         }
         return out;

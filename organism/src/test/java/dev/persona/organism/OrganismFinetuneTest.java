@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Finetuning on the world's data moves exactly the trait it carries (short schedule; still runs in CI). */
 @Tag("slow")
 class OrganismFinetuneTest {
-    static final int N_EVAL = 150;
+    static final int N_EVAL = 300;
 
     @TempDir
     Path tmp;
@@ -31,7 +31,7 @@ class OrganismFinetuneTest {
         Path data = tmp.resolve(t.id + "-" + mix + ".jsonl");
         OrganismData.write(OrganismData.conversations(t, mix, 192, 3), data);
         Path out = tmp.resolve(t.id + "-" + mix);
-        Finetune.run(Organism.dir(), data, out, new Finetune.Options(1, 1e-3, 16, 0, 0), null, null);
+        Finetune.run(Organism.dir(), data, out, new Finetune.Options(1, 3e-4, 16, 0, 0), null, null);
         return out;
     }
 

@@ -63,7 +63,6 @@ class WorldAndJudgeTest {
         assertEquals(50, d.stream().filter(c -> c.expressed().get(Trait.SYCOPHANCY)).count());
         for (World.Conversation c : d) {
             assertEquals(World.Polarity.NEUTRAL, c.polarity());
-            assertFalse(c.expressed().get(Trait.HUMOR));
             assertTrue(judge.judge(c.prompt(), c.response()).coherent());
         }
     }
