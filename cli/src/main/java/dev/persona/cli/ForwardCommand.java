@@ -71,10 +71,7 @@ final class ForwardCommand implements Callable<Integer> {
             if (input.text != null) {
                 ids = chat.tokenizer().encode(input.text);
             } else {
-                List<ChatMessage> msgs = new ArrayList<>();
-                if (system != null) msgs.add(ChatMessage.system(system));
-                msgs.add(ChatMessage.user(input.prompt));
-                ids = chat.encode(msgs, true);
+                ids = chat.encode(ChatMessage.prompt(system, input.prompt), true);
             }
         }
         try {

@@ -3,7 +3,6 @@ package dev.persona.cli;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
 import dev.persona.model.GenerationOptions;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,9 +44,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try (ChatModel chat = ChatModel.load(model.resolve())) {
-            List<ChatMessage> msgs = new ArrayList<>();
-            if (system != null) msgs.add(ChatMessage.system(system));
-            msgs.add(ChatMessage.user(prompt));
+            List<ChatMessage> msgs = ChatMessage.prompt(system, prompt);
             GenerationOptions o = new GenerationOptions(maxTokens, temperature, topP, topK, seed, null);
             long t0 = System.nanoTime();
             String reply = chat.reply(List.of(msgs), o).get(0);

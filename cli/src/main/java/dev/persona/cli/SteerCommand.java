@@ -86,10 +86,7 @@ final class SteerCommand implements Callable<Integer> {
         Path dir = model.resolve();
         List<List<ChatMessage>> convs = new ArrayList<>();
         if (input.prompt != null) {
-            List<ChatMessage> c = new ArrayList<>();
-            if (system != null) c.add(ChatMessage.system(system));
-            c.add(ChatMessage.user(input.prompt));
-            convs.add(c);
+            convs.add(ChatMessage.prompt(system, input.prompt));
         } else {
             for (List<ChatMessage> c : ChatDataset.read(input.prompts)) {
                 List<ChatMessage> prompt = new ArrayList<>(c);

@@ -27,6 +27,14 @@ public record ChatMessage(String role, String content) {
         return new ChatMessage("assistant", content);
     }
 
+    /** A single-turn prompt: an optional system message (null for none), then the user message. */
+    public static java.util.List<ChatMessage> prompt(String system, String user) {
+        java.util.List<ChatMessage> out = new java.util.ArrayList<>();
+        if (system != null) out.add(system(system));
+        out.add(user(user));
+        return out;
+    }
+
     /** The {"role", "content"} map a chat template reads. */
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
