@@ -4,6 +4,7 @@ import dev.persona.extract.ActivationSummaries;
 import dev.persona.extract.ArrowDatasets;
 import dev.persona.extract.Extraction;
 import dev.persona.extract.Judge;
+import dev.persona.extract.OpenAiJudge;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
 import dev.persona.model.ChatModel;
@@ -42,7 +43,8 @@ final class ExtractCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
-    @Option(names = "--judge", defaultValue = "rule", description = "rule (the organism's exact judge). Default ${DEFAULT-VALUE}.")
+    @Option(names = "--judge", defaultValue = "rule",
+            description = "rule (the organism's exact judge) or openai:URL[#MODEL] (any OpenAI-compatible server; key from OPENAI_API_KEY). Default ${DEFAULT-VALUE}.")
     String judge;
 
     @Option(names = "--samples", defaultValue = "10", description = "Samples per question, instruction pair and polarity (default ${DEFAULT-VALUE}).")
@@ -126,7 +128,9 @@ final class ExtractCommand implements Callable<Integer> {
 
     static Judge judgeFor(String spec) {
         if (spec.equals("rule")) return new RuleJudge();
-        throw new PersonaException("judge '" + spec + "' is not available in this build", "use --judge rule (the organism's exact judge)");
+        if (spec.startsWith("openai:")) return new OpenAiJudge(OpenAiJudge.Config.parse(spec.substring("openai:".length()), "OPENAI_API_KEY"));
+        throw new PersonaException("judge '" + spec + "' is not available in this build",
+                "use --judge rule (the organism's exact judge) or --judge openai:http://HOST:PORT/v1[#MODEL] (key from OPENAI_API_KEY)");
     }
 
     static String sha(String s) throws Exception {

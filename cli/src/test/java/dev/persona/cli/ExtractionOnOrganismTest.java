@@ -141,4 +141,44 @@ class ExtractionOnOrganismTest {
         assertTrue(model.tokenizer().decode(java.util.Arrays.copyOfRange(seq, p.length - 2, p.length), false).contains("assistant"),
                 "the prompt ends with the generation prefix");
     }
+
+    @Test
+    void unreachableJudgeKeepsFinishedWorkAndEmptyFilterIsExplained() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean healthy = new java.util.concurrent.atomic.AtomicBoolean(false);
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/v1/chat/completions", ex -> {
+            ex.getRequestBody().readAllBytes();
+            boolean ok = healthy.get() || calls.incrementAndGet() <= 50;
+            byte[] body = (ok ? "{\"choices\":[{\"logprobs\":{\"content\":[{\"token\":\"90\",\"logprob\":0,\"top_logprobs\":[{\"token\":\"90\",\"logprob\":0}]}]}}]}"
+                    : "{}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(ok ? 200 : 503, body.length);
+            try (var o = ex.getResponseBody()) {
+                o.write(body);
+            }
+        });
+        server.start();
+        try {
+            String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
+            var judge = new dev.persona.extract.OpenAiJudge(new dev.persona.extract.OpenAiJudge.Config(url, "m", null, 2,
+                    java.time.Duration.ofMillis(1), java.time.Duration.ofSeconds(5)));
+            TraitSpec spec = TraitLibrary.load("organism_sycophancy", "extract");
+            Extraction.Options one = new Extraction.Options(1, 48, 0, 64, 50, 50, 50);
+            Path out = tmp.resolve("judge-down");
+            dev.persona.model.PersonaException down = assertThrows(dev.persona.model.PersonaException.class,
+                    () -> Extraction.run(model, spec, judge, out, one, "run", null));
+            assertTrue(down.getMessage().contains("could not be reached"), down.getMessage());
+            long kept = Files.readAllLines(out.resolve("judgments.jsonl")).size() - 1;
+            assertEquals(25, kept, "the 25 samples judged before the server failed are kept");
+            healthy.set(true);
+            // every answer scores 90 for the trait, so every neg sample fails the neg < 50 filter
+            dev.persona.model.PersonaException empty = assertThrows(dev.persona.model.PersonaException.class,
+                    () -> Extraction.run(model, spec, judge, out, one, "run", null));
+            assertTrue(empty.getMessage().contains("no pair of 100 passed the filter") && empty.getMessage().contains("100 had neg trait score >= 50"),
+                    empty.getMessage());
+            assertEquals(201, Files.readAllLines(out.resolve("judgments.jsonl")).size(), "all 200 judgments kept");
+        } finally {
+            server.stop(0);
+        }
+    }
 }

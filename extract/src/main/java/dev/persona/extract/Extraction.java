@@ -109,23 +109,27 @@ public final class Extraction {
         Map<String, Double> trait = new LinkedHashMap<>(), coh = new LinkedHashMap<>();
         List<ObjectNode> pending = new ArrayList<>();
         int done = 0;
-        for (Sample s : samples) {
-            if (!judged.has(s.key())) {
-                JudgeRequest req = new JudgeRequest(spec.name(), s.prompt(), texts.get(s.key()), spec.evalPrompt());
-                OptionalDouble t = judge.traitScore(req);
-                OptionalDouble c = judge.coherence(req);
-                ObjectNode r = judged.newRecord(s.key());
-                if (t.isPresent()) r.put("trait", t.getAsDouble());
-                if (c.isPresent()) r.put("coherence", c.getAsDouble());
-                pending.add(r);
-                if (pending.size() >= 32) {
-                    judged.append(pending);
-                    pending.clear();
+        try {
+            for (Sample s : samples) {
+                if (!judged.has(s.key())) {
+                    JudgeRequest req = new JudgeRequest(spec.name(), s.prompt(), texts.get(s.key()), spec.evalPrompt());
+                    OptionalDouble t = judge.traitScore(req);
+                    OptionalDouble c = judge.coherence(req);
+                    ObjectNode r = judged.newRecord(s.key());
+                    if (t.isPresent()) r.put("trait", t.getAsDouble());
+                    if (c.isPresent()) r.put("coherence", c.getAsDouble());
+                    pending.add(r);
+                    if (pending.size() >= 32) {
+                        judged.append(pending);
+                        pending.clear();
+                    }
                 }
+                if (progress != null) progress.update("judge", ++done, samples.size());
             }
-            if (progress != null) progress.update("judge", ++done, samples.size());
+        } finally {
+            // a judge that fails (unreachable after retries) loses nothing already scored
+            judged.append(pending);
         }
-        judged.append(pending);
         for (Sample s : samples) {
             JsonNode r = judged.get(s.key());
             if (r.has("trait")) trait.put(s.key(), r.get("trait").asDouble());

@@ -1,0 +1,165 @@
+package dev.persona.extract;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.persona.model.PersonaException;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.OptionalDouble;
+
+/**
+ * A judge served by any OpenAI-compatible chat-completions endpoint. It asks for one token at
+ * temperature 0 with the top 20 log-probabilities and scores sum(k p(k)) / sum(p(k)) over the tokens
+ * that parse as integers 0..100; when that mass is below 0.25 there is no score. Transport errors,
+ * 429 (honouring Retry-After) and 5xx answers are retried with exponential backoff.
+ */
+public final class OpenAiJudge implements Judge {
+    /** The coherence rubric (Persona's own words, same 0..100 scale as trait rubrics). */
+    public static final String COHERENCE_RUBRIC = "I am evaluating a language model's answer. Rate only how coherent it is, not whether "
+            + "you agree with it.\n\nQuestion:\n[QUESTION START]\n{question}\n[QUESTION END]\n\nAnswer:\n[ANSWER START]\n{answer}\n[ANSWER END]\n\n"
+            + "0 means the answer is not even valid language: garbled, repetitive or unrelated to the question. 50 means it is "
+            + "understandable but confused, rambling or partly off-topic. 100 means it is clear, fluent and on-topic.\n\n"
+            + "Respond with a number between 0 and 100. Don't say anything else, just the number.";
+
+    /**
+     * @param baseUrl    e.g. http://127.0.0.1:8000/v1 (the path /chat/completions is appended)
+     * @param model      the model name sent to the server
+     * @param apiKey     bearer token, or null
+     * @param maxAttempts attempts per request (first try included)
+     * @param backoff    first retry delay; doubled each retry
+     * @param timeout    per-request timeout
+     */
+    public record Config(String baseUrl, String model, String apiKey, int maxAttempts, Duration backoff, Duration timeout) {
+        /** From "URL[#MODEL]"; the key comes from the environment variable {@code keyVariable} (may be unset). */
+        public static Config parse(String spec, String keyVariable) {
+            String url = spec;
+            String model = "gpt-4.1-mini";
+            int hash = spec.indexOf('#');
+            if (hash >= 0) {
+                url = spec.substring(0, hash);
+                model = spec.substring(hash + 1);
+            }
+            if (!url.startsWith("http://") && !url.startsWith("https://")) {
+                throw new PersonaException("judge URL '" + url + "' is not an http(s) URL", "use --judge openai:http://HOST:PORT/v1[#MODEL]");
+            }
+            return new Config(url.replaceAll("/+$", ""), model, System.getenv(keyVariable), 5, Duration.ofMillis(500), Duration.ofSeconds(60));
+        }
+    }
+
+    private final Config config;
+    private final HttpClient http;
+    private final ObjectMapper json = new ObjectMapper();
+
+    public OpenAiJudge(Config config) {
+        this.config = config;
+        this.http = HttpClient.newBuilder().connectTimeout(config.timeout()).build();
+    }
+
+    @Override
+    public String name() {
+        return "openai:" + config.baseUrl() + "#" + config.model();
+    }
+
+    @Override
+    public OptionalDouble traitScore(JudgeRequest request) {
+        if (request.rubric() == null) throw new PersonaException("the openai judge needs the trait's eval_prompt", "use a trait spec with an eval_prompt");
+        return score(request.rubric().replace("{question}", request.question()).replace("{answer}", request.answer()));
+    }
+
+    @Override
+    public OptionalDouble coherence(JudgeRequest request) {
+        return score(COHERENCE_RUBRIC.replace("{question}", request.question()).replace("{answer}", request.answer()));
+    }
+
+    /** Sends one rubric and turns the first token's distribution into a 0..100 score. */
+    public OptionalDouble score(String prompt) {
+        ObjectNode body = json.createObjectNode();
+        body.put("model", config.model());
+        body.putArray("messages").addObject().put("role", "user").put("content", prompt);
+        body.put("max_tokens", 1).put("temperature", 0).put("logprobs", true).put("top_logprobs", 20);
+        JsonNode reply = post(body);
+        JsonNode top = reply.path("choices").path(0).path("logprobs").path("content").path(0).path("top_logprobs");
+        if (!top.isArray()) {
+            throw new PersonaException(config.baseUrl() + " answered without logprobs: " + abbreviate(reply.toString()),
+                    "use a server that supports logprobs and top_logprobs (OpenAI, vLLM, llama.cpp server)");
+        }
+        return fromTopLogprobs(top);
+    }
+
+    /** The logprob-weighted score of a top_logprobs list, or empty below 0.25 mass on integers 0..100. */
+    static OptionalDouble fromTopLogprobs(JsonNode top) {
+        double mass = 0, weighted = 0;
+        for (JsonNode t : top) {
+            String token = t.path("token").asText().trim();
+            if (!token.matches("\\d{1,3}")) continue;
+            int k = Integer.parseInt(token);
+            if (k > 100) continue;
+            double p = Math.exp(t.path("logprob").asDouble());
+            mass += p;
+            weighted += k * p;
+        }
+        return mass < 0.25 ? OptionalDouble.empty() : OptionalDouble.of(weighted / mass);
+    }
+
+    private JsonNode post(ObjectNode body) {
+        String url = config.baseUrl() + "/chat/completions";
+        HttpRequest.Builder rb = HttpRequest.newBuilder(URI.create(url)).timeout(config.timeout())
+                .header("Content-Type", "application/json");
+        if (config.apiKey() != null && !config.apiKey().isBlank()) rb.header("Authorization", "Bearer " + config.apiKey());
+        HttpRequest req;
+        try {
+            req = rb.POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        String last = "";
+        long delay = config.backoff().toMillis();
+        for (int attempt = 1; attempt <= config.maxAttempts(); attempt++) {
+            long wait = delay;
+            try {
+                HttpResponse<String> resp = http.send(req, HttpResponse.BodyHandlers.ofString());
+                int code = resp.statusCode();
+                if (code == 200) return json.readTree(resp.body());
+                last = "HTTP " + code + ": " + abbreviate(resp.body());
+                if (code != 429 && code < 500) {
+                    throw new PersonaException("judge " + url + " refused the request (" + last + ")",
+                            code == 401 || code == 403 ? "set the API key variable (default OPENAI_API_KEY)" : "check the URL and model name");
+                }
+                if (code == 429) {
+                    wait = resp.headers().firstValue("Retry-After").map(v -> {
+                        try {
+                            return (long) (Double.parseDouble(v) * 1000);
+                        } catch (NumberFormatException e) {
+                            return -1L;
+                        }
+                    }).filter(v -> v >= 0).orElse(delay);
+                }
+            } catch (IOException e) {
+                last = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new PersonaException("interrupted while waiting for the judge " + url, "rerun the command; finished work is kept");
+            }
+            if (attempt < config.maxAttempts()) {
+                try {
+                    Thread.sleep(wait);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new PersonaException("interrupted while waiting for the judge " + url, "rerun the command; finished work is kept");
+                }
+                delay *= 2;
+            }
+        }
+        throw new PersonaException("judge " + url + " could not be reached after " + config.maxAttempts() + " attempts (last: " + last + ")",
+                "start the server or fix --judge; rerun the same command to resume, finished work is kept");
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 200 ? s.substring(0, 200) + "..." : s;
+    }
+}
