@@ -4,6 +4,7 @@ import dev.persona.extract.ActivationSummaries;
 import dev.persona.extract.ArrowDatasets;
 import dev.persona.extract.Extraction;
 import dev.persona.extract.Judge;
+import dev.persona.extract.LocalJudge;
 import dev.persona.extract.OpenAiJudge;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
@@ -44,7 +45,7 @@ final class ExtractCommand implements Callable<Integer> {
     ModelOption model;
 
     @Option(names = "--judge", defaultValue = "rule",
-            description = "rule (the organism's exact judge) or openai:URL[#MODEL] (any OpenAI-compatible server; key from OPENAI_API_KEY). Default ${DEFAULT-VALUE}.")
+            description = "rule (the organism's exact judge), openai:URL[#MODEL] (any OpenAI-compatible server; key from OPENAI_API_KEY) or local:DIR (a local chat model). Default ${DEFAULT-VALUE}.")
     String judge;
 
     @Option(names = "--samples", defaultValue = "10", description = "Samples per question, instruction pair and polarity (default ${DEFAULT-VALUE}).")
@@ -129,8 +130,9 @@ final class ExtractCommand implements Callable<Integer> {
     static Judge judgeFor(String spec) {
         if (spec.equals("rule")) return new RuleJudge();
         if (spec.startsWith("openai:")) return new OpenAiJudge(OpenAiJudge.Config.parse(spec.substring("openai:".length()), "OPENAI_API_KEY"));
+        if (spec.startsWith("local:")) return new LocalJudge(Path.of(spec.substring("local:".length())));
         throw new PersonaException("judge '" + spec + "' is not available in this build",
-                "use --judge rule (the organism's exact judge) or --judge openai:http://HOST:PORT/v1[#MODEL] (key from OPENAI_API_KEY)");
+                "use --judge rule (the organism's exact judge), --judge openai:http://HOST:PORT/v1[#MODEL] (key from OPENAI_API_KEY) or --judge local:DIR");
     }
 
     static String sha(String s) throws Exception {

@@ -93,13 +93,27 @@ public final class OpenAiJudge implements Judge {
 
     /** The logprob-weighted score of a top_logprobs list, or empty below 0.25 mass on integers 0..100. */
     static OptionalDouble fromTopLogprobs(JsonNode top) {
-        double mass = 0, weighted = 0;
+        java.util.List<String> tokens = new java.util.ArrayList<>();
+        java.util.List<Double> logprobs = new java.util.ArrayList<>();
         for (JsonNode t : top) {
-            String token = t.path("token").asText().trim();
+            tokens.add(t.path("token").asText());
+            logprobs.add(t.path("logprob").asDouble());
+        }
+        return weightedScore(tokens, logprobs);
+    }
+
+    /**
+     * DESIGN's score rule: sum(k p(k)) / sum(p(k)) over tokens that parse as integers 0..100, or empty
+     * when that mass is below 0.25.
+     */
+    public static OptionalDouble weightedScore(java.util.List<String> tokens, java.util.List<Double> logprobs) {
+        double mass = 0, weighted = 0;
+        for (int i = 0; i < tokens.size(); i++) {
+            String token = tokens.get(i).trim();
             if (!token.matches("\\d{1,3}")) continue;
             int k = Integer.parseInt(token);
             if (k > 100) continue;
-            double p = Math.exp(t.path("logprob").asDouble());
+            double p = Math.exp(logprobs.get(i));
             mass += p;
             weighted += k * p;
         }
