@@ -15,6 +15,7 @@ import dev.persona.organism.RuleJudge;
 import dev.persona.vectors.Charts;
 import dev.persona.vectors.MeanDifference;
 import dev.persona.vectors.TraitVector;
+import dev.persona.vectors.VectorMethods;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -57,7 +58,8 @@ final class ExtractCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--method", defaultValue = "mean_diff", description = "mean_diff (default).")
+    @Option(names = "--method", defaultValue = "mean_diff",
+            description = "mean_diff (default), pca_diff, pca_center or probe (see docs/DESIGN.md).")
     String method;
 
     @Option(names = "--out", description = "Output directory (default runs/extract-TRAIT).")
@@ -68,8 +70,8 @@ final class ExtractCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!method.equals("mean_diff")) {
-            throw new PersonaException("--method " + method + " is not available in this build", "use --method mean_diff");
+        if (!VectorMethods.METHODS.contains(method)) {
+            throw new PersonaException("--method " + method + " is not one of " + VectorMethods.METHODS, "use --method mean_diff, pca_diff, pca_center or probe");
         }
         TraitSpec spec = TraitLibrary.load(trait, "extract");
         Path dir = model.resolve();
@@ -97,8 +99,9 @@ final class ExtractCommand implements Callable<Integer> {
         meta.put("judge", j.name());
         meta.put("samples", Integer.toString(samples));
         meta.put("seed", Long.toString(seed));
-        TraitVector v = MeanDifference.vector(r, meta);
-        List<MeanDifference.LayerReport> layers = MeanDifference.analyse(r, v);
+        TraitVector v = VectorMethods.vector(r, method, meta);
+        List<MeanDifference.LayerReport> layers = MeanDifference.analyse(r, MeanDifference.vector(r, meta));
+        List<double[]> probes = VectorMethods.probeByLayer(r, layers.size());
         int best = MeanDifference.bestLayer(layers);
         Map<String, String> withBest = new LinkedHashMap<>(v.metadata());
         withBest.put("best_layer_by_separation", Integer.toString(best));
@@ -107,8 +110,8 @@ final class ExtractCommand implements Callable<Integer> {
         v.save(vectorFile);
         ArrowDatasets.writeResponses(outDir.resolve("responses.arrow"), r, o.batchSize());
         ArrowDatasets.writeActivations(outDir.resolve("activations.arrow"), r);
-        writeCharts(outDir, r, layers);
-        writeReport(outDir, spec, r, layers, best, vectorFile, (System.nanoTime() - t0) / 1e9);
+        writeCharts(outDir, r, layers, probes);
+        writeReport(outDir, spec, r, layers, probes, best, vectorFile, method, (System.nanoTime() - t0) / 1e9);
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("trait", spec.name());
         summary.put("pairs", r.filter().pairs());
@@ -117,6 +120,9 @@ final class ExtractCommand implements Callable<Integer> {
                 "incoherent", r.filter().droppedCoherence(), "no_score", r.filter().droppedNoScore()));
         summary.put("best_layer", best);
         summary.put("best_layer_heldout_auroc", layers.get(best).heldOutAuroc());
+        summary.put("best_layer_probe_accuracy", probes.get(best)[0]);
+        summary.put("best_layer_probe_auroc", probes.get(best)[1]);
+        summary.put("method", method);
         summary.put("vector", vectorFile.toString());
         summary.put("responses", outDir.resolve("responses.arrow").toString());
         summary.put("activations", outDir.resolve("activations.arrow").toString());
@@ -139,15 +145,17 @@ final class ExtractCommand implements Callable<Integer> {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8))).substring(0, 16);
     }
 
-    private static void writeCharts(Path dir, Extraction.Result r, List<MeanDifference.LayerReport> layers) throws IOException {
-        double[] x = new double[layers.size()], auroc = new double[layers.size()], sep = new double[layers.size()];
+    private static void writeCharts(Path dir, Extraction.Result r, List<MeanDifference.LayerReport> layers, List<double[]> probes) throws IOException {
+        double[] x = new double[layers.size()], auroc = new double[layers.size()], sep = new double[layers.size()], probe = new double[layers.size()];
         for (int i = 0; i < layers.size(); i++) {
             x[i] = i;
             auroc[i] = layers.get(i).heldOutAuroc();
             sep[i] = layers.get(i).separation();
+            probe[i] = probes.get(i)[1];
         }
         Map<String, double[][]> s1 = new LinkedHashMap<>();
-        s1.put("held-out AUROC (response_avg)", new double[][] {x, auroc});
+        s1.put("projection onto mean difference (held-out)", new double[][] {x, auroc});
+        s1.put("logistic probe (held-out)", new double[][] {x, probe});
         Charts.lines(dir.resolve("auroc_by_layer.png"), "Held-out AUROC of the projection, by layer", "layer (hidden_states row)", "AUROC", s1);
         Map<String, double[][]> s2 = new LinkedHashMap<>();
         s2.put("projection gap / pooled std", new double[][] {x, sep});
@@ -163,8 +171,8 @@ final class ExtractCommand implements Callable<Integer> {
         Charts.histograms(dir.resolve("trait_scores.png"), "Judged trait scores", "trait score", h, 20, 0, 100);
     }
 
-    private static void writeReport(Path dir, TraitSpec spec, Extraction.Result r, List<MeanDifference.LayerReport> layers, int best,
-                                    Path vectorFile, double seconds) throws IOException {
+    private static void writeReport(Path dir, TraitSpec spec, Extraction.Result r, List<MeanDifference.LayerReport> layers,
+                                    List<double[]> probes, int best, Path vectorFile, String method, double seconds) throws IOException {
         StringBuilder sb = new StringBuilder();
         sb.append("# Extraction report: ").append(spec.name()).append("\n\n");
         sb.append(String.format("Samples: %d responses (%d pairs); run time %.0f s.%n%n", r.samples().size(), r.filter().pairs(), seconds));
@@ -176,11 +184,13 @@ final class ExtractCommand implements Callable<Integer> {
         sb.append("| dropped: no score | ").append(r.filter().droppedNoScore()).append(" |\n");
         sb.append("| **kept** | **").append(r.filter().kept()).append("** |\n\n");
         sb.append("## Layers (response_avg)\n\nHeld-out AUROC: vector from even-numbered questions, projections of odd-numbered ones.\n\n");
-        sb.append("| layer | held-out AUROC | standardised gap | norm |\n|---|---|---|---|\n");
+        sb.append("| layer | held-out AUROC | standardised gap | mean-diff norm | probe accuracy | probe AUROC |\n|---|---|---|---|---|---|\n");
         for (MeanDifference.LayerReport l : layers) {
-            sb.append(String.format("| %d%s | %.3f | %.2f | %.3f |%n", l.layer(), l.layer() == best ? " (best)" : "", l.heldOutAuroc(), l.separation(), l.norm()));
+            sb.append(String.format("| %d%s | %.3f | %.2f | %.3f | %.3f | %.3f |%n", l.layer(), l.layer() == best ? " (best)" : "", l.heldOutAuroc(),
+                    l.separation(), l.norm(), probes.get(l.layer())[0], probes.get(l.layer())[1]));
         }
         sb.append("\n![AUROC by layer](auroc_by_layer.png)\n![Separation by layer](separation_by_layer.png)\n![Trait scores](trait_scores.png)\n\n");
+        sb.append("Method: `").append(method).append("`. ");
         sb.append("Vector file: `").append(vectorFile.getFileName()).append("` (tensors ").append(String.join(", ", ActivationSummaries.KINDS))
                 .append(", rows = hidden_states rows).\n");
         Files.writeString(dir.resolve("report.md"), sb.toString());

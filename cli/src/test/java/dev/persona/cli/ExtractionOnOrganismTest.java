@@ -73,6 +73,17 @@ class ExtractionOnOrganismTest {
                     layers.get(b).heldOutAuroc(), layers);
             assertTrue(kept >= 0.80, trait + " kept only " + kept);
             assertTrue(layers.get(b).heldOutAuroc() >= 0.95, trait + " held-out AUROC " + layers.get(b).heldOutAuroc());
+            double[] probe = dev.persona.vectors.VectorMethods.probeByLayer(r, layers.size()).get(b);
+            System.out.printf("%s: probe held-out accuracy %.3f, AUROC %.3f at layer %d%n", trait, probe[0], probe[1], b);
+            assertTrue(probe[1] >= 0.95, trait + " probe AUROC " + probe[1]);
+            if (trait.equals("organism_sycophancy")) {
+                for (String method : List.of("pca_diff", "pca_center", "probe")) {
+                    TraitVector m = dev.persona.vectors.VectorMethods.vector(r, method, Map.of());
+                    double cos = m.cosine(v, "response_avg", b);
+                    System.out.printf("%s vs mean_diff at layer %d: cosine %.3f%n", method, b, cos);
+                    assertTrue(cos > 0.5, method + " points away from the mean difference: " + cos);
+                }
+            }
             vectors.put(trait, v);
             best.put(trait, b);
         }
