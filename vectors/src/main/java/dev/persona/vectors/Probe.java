@@ -27,6 +27,11 @@ import org.tribuo.provenance.SimpleDataSourceProvenance;
 public record Probe(float[] direction, double accuracy, double auroc) {
     private static final LabelFactory LABELS = new LabelFactory();
 
+    static {
+        // Tribuo reports every SGD epoch at INFO through java.util.logging; keep command output readable
+        java.util.logging.Logger.getLogger("org.tribuo").setLevel(java.util.logging.Level.WARNING);
+    }
+
     /** Trains on (trainPos, trainNeg) and evaluates on (testPos, testNeg). */
     public static Probe fit(List<float[]> trainPos, List<float[]> trainNeg, List<float[]> testPos, List<float[]> testNeg) {
         int d = trainPos.get(0).length;
