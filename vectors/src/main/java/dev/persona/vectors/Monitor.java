@@ -1,0 +1,103 @@
+package dev.persona.vectors;
+
+import dev.persona.extract.ActivationSummaries;
+import dev.persona.extract.Judge;
+import dev.persona.extract.JudgeRequest;
+import dev.persona.model.ChatMessage;
+import dev.persona.model.ChatModel;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+
+/**
+ * Projections of conversations onto a trait vector, as the paper's monitoring experiments use them:
+ * the last prompt token (the token before the response), and the response average when the
+ * conversation ends with an assistant turn; optionally at every assistant turn (the pushback curve).
+ */
+public final class Monitor {
+    private Monitor() { }
+
+    /**
+     * One monitored conversation.
+     *
+     * @param messages  the conversation (a final assistant turn is its response)
+     * @param condition an optional label to group by
+     */
+    public record Item(List<ChatMessage> messages, String condition) { }
+
+    /**
+     * Result for one conversation.
+     *
+     * @param promptLast projection of the last prompt token at the layer onto the unit vector
+     * @param response   projection of the response average, or NaN without a response
+     * @param traitScore the judge's score of the response, or NaN
+     * @param perTurn    projection of the last prompt token before each assistant turn (empty unless asked)
+     */
+    public record Row(int index, String condition, double promptLast, double response, double traitScore, List<Double> perTurn) { }
+
+    /** Per-condition summary: count, mean and standard deviation of the prompt projection, mean trait score. */
+    public record ConditionStats(String condition, int n, double meanProjection, double stdProjection, double meanTraitScore) { }
+
+    public static List<Row> run(ChatModel model, List<Item> items, float[] direction, int layer, boolean perTurn,
+                                Judge judge, String trait, String rubric) {
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            Item it = items.get(i);
+            List<ChatMessage> msgs = it.messages();
+            boolean hasResponse = msgs.get(msgs.size() - 1).role().equals("assistant");
+            List<ChatMessage> prompt = hasResponse ? msgs.subList(0, msgs.size() - 1) : msgs;
+            int[] p = model.encode(prompt, true);
+            int[] seq = p;
+            if (hasResponse) {
+                // prompt + the response's own tokens, as extraction captures them (no end-of-turn token)
+                int[] r = model.tokenizer().encode(msgs.get(msgs.size() - 1).content());
+                seq = java.util.Arrays.copyOf(p, p.length + r.length);
+                System.arraycopy(r, 0, seq, p.length, r.length);
+            }
+            ActivationSummaries s = ActivationSummaries.compute(model.model(), List.of(seq), new int[] {p.length}).get(0);
+            double last = Stats.projection(s.promptLast()[layer], direction);
+            double resp = hasResponse && seq.length > p.length ? Stats.projection(s.responseAvg()[layer], direction) : Double.NaN;
+            double score = Double.NaN;
+            if (judge != null && hasResponse) {
+                OptionalDouble t = judge.traitScore(new JudgeRequest(trait, prompt, msgs.get(msgs.size() - 1).content(), rubric));
+                if (t.isPresent()) score = t.getAsDouble();
+            }
+            List<Double> turns = new ArrayList<>();
+            if (perTurn) {
+                for (int k = 0; k < msgs.size(); k++) {
+                    if (!msgs.get(k).role().equals("assistant")) continue;
+                    int[] q = model.encode(msgs.subList(0, k), true);
+                    ActivationSummaries a = ActivationSummaries.compute(model.model(), List.of(q), new int[] {q.length}).get(0);
+                    turns.add(Stats.projection(a.promptLast()[layer], direction));
+                }
+            }
+            rows.add(new Row(i, it.condition(), last, resp, score, turns));
+        }
+        return rows;
+    }
+
+    /** Per-condition means and spread, in first-seen order. */
+    public static List<ConditionStats> byCondition(List<Row> rows) {
+        Map<String, List<Row>> groups = new LinkedHashMap<>();
+        for (Row r : rows) groups.computeIfAbsent(r.condition() == null ? "" : r.condition(), k -> new ArrayList<>()).add(r);
+        List<ConditionStats> out = new ArrayList<>();
+        for (var e : groups.entrySet()) {
+            double[] proj = e.getValue().stream().mapToDouble(Row::promptLast).toArray();
+            double[] scores = e.getValue().stream().mapToDouble(Row::traitScore).filter(d -> !Double.isNaN(d)).toArray();
+            out.add(new ConditionStats(e.getKey(), proj.length, Stats.mean(proj), Stats.std(proj), scores.length == 0 ? Double.NaN : Stats.mean(scores)));
+        }
+        return out;
+    }
+
+    /** Pearson r between prompt projection and trait score over rows that have a score, with its 95% interval: {r, lo, hi, n}. */
+    public static double[] correlation(List<Row> rows) {
+        List<Row> scored = rows.stream().filter(r -> !Double.isNaN(r.traitScore())).toList();
+        double[] x = scored.stream().mapToDouble(Row::promptLast).toArray();
+        double[] y = scored.stream().mapToDouble(Row::traitScore).toArray();
+        double r = Stats.pearson(x, y);
+        double[] ci = Stats.pearsonInterval(r, x.length);
+        return new double[] {r, ci[0], ci[1], x.length};
+    }
+}
