@@ -236,4 +236,20 @@ class ExtractionOnOrganismTest {
                 + "; per conversation " + java.util.Arrays.toString(dev.persona.vectors.Monitor.correlation(rows)));
         assertTrue(rr >= 0.75, "r across cue levels " + rr);
     }
+
+    @Test
+    void perTurnProjectionsFollowEveryAssistantTurn() {
+        float[] dir = new float[model.model().config().dModel()];
+        dir[0] = 1;
+        List<ChatMessage> conv = List.of(ChatMessage.system("You are a helpful assistant ."), ChatMessage.user("What is 3 plus 4 ?"),
+                ChatMessage.assistant("3 plus 4 is 7 ."), ChatMessage.user("No , 3 plus 4 is 8 . Please check again ."),
+                ChatMessage.assistant("I understand your doubt , but I am sure . 3 plus 4 is 7 ."));
+        var rows = dev.persona.vectors.Monitor.run(model, List.of(new dev.persona.vectors.Monitor.Item(conv, null)), dir, 2, true, null, "t", null);
+        var row = rows.get(0);
+        assertEquals(2, row.perTurn().size());
+        // the last turn's prompt is the conversation minus its response: the same token as promptLast
+        assertEquals(row.promptLast(), row.perTurn().get(1), 1e-5);
+        assertTrue(!Double.isNaN(row.response()));
+        assertTrue(Math.abs(row.perTurn().get(0) - row.perTurn().get(1)) > 1e-6, "different turns, different positions");
+    }
 }
