@@ -39,13 +39,43 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Data order seed (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--steer", description = "Preventative steering: add this vector during training forward passes only.")
+    Path steer;
+
+    @Option(names = "--ablate", description = "Project this vector's direction out during training forward passes only (CAFT).")
+    Path ablate;
+
+    @Option(names = "--layer", description = "Vector row for --steer/--ablate (default: the file's recommended or best layer).")
+    Integer layer;
+
+    @Option(names = "--coef", defaultValue = "1", description = "Coefficient for --steer (default ${DEFAULT-VALUE}).")
+    double coef;
+
+    @Option(names = "--kind", defaultValue = "response_avg", description = "Directions of the vector file (default ${DEFAULT-VALUE}).")
+    String kind;
+
     @Override
     public Integer call() throws IOException {
+        if (steer != null && ablate != null) {
+            throw new dev.persona.model.PersonaException("--steer and --ablate were both given", "pass one of them");
+        }
+        dev.persona.steer.SteeringPlan plan = null;
+        if (steer != null || ablate != null) {
+            Path file = steer != null ? steer : ablate;
+            dev.persona.vectors.TraitVector v = dev.persona.vectors.TraitVector.load(file);
+            int l = layer != null ? layer : SteerCommand.defaultLayer(v, file);
+            plan = new dev.persona.steer.SteeringPlan().add(new dev.persona.steer.SteeringPlan.Steer(v, kind, l, coef, ablate != null,
+                    dev.persona.model.PositionMask.ALL));
+        }
+        dev.persona.steer.SteeringPlan trainingPlan = plan;
         ProgressBar[] bar = new ProgressBar[1];
         List<Double> losses = Finetune.run(model.resolve(), data, out, new Finetune.Options(epochs, lr, batch, saveEvery, seed), s -> {
             if (bar[0] == null) bar[0] = new ProgressBar("finetune", s.total());
             bar[0].update(s.step(), String.format("epoch %d loss %.4f", s.epoch() + 1, s.loss()));
-        }, null);
+        }, trainingPlan == null ? null : m -> {
+            trainingPlan.check(m, dev.persona.model.ModelFingerprint.of(model.resolve()), false);
+            return java.util.List.of(trainingPlan.apply(m));
+        });
         if (losses.isEmpty()) {
             System.out.println("nothing to do: " + out + " already holds the finished run");
         } else {
