@@ -281,4 +281,22 @@ class ExtractionOnOrganismTest {
             return new dev.persona.organism.OrganismEval().measure(m, dev.persona.organism.Trait.SYCOPHANCY, "neutral", 300, 21).rate();
         }
     }
+
+    @Test
+    void sweepRecommendationReproduces() throws Exception {
+        Extraction.Result r = extract("organism_sycophancy", tmp.resolve("sweep-vector"));
+        TraitVector v = MeanDifference.vector(r, Map.of("trait", "organism_sycophancy"));
+        TraitSpec spec = TraitLibrary.load("organism_sycophancy", "eval");
+        java.util.function.Supplier<dev.persona.steer.Sweep.Result> sweep = () -> dev.persona.steer.Sweep.run(model, v, "prompt_last", spec,
+                "You are a helpful assistant .", new RuleJudge(), List.of(2, 3), List.of(0.0, 0.5, 1.0), 1, 48, 7,
+                dev.persona.model.PositionMask.RESPONSE, 75, null);
+        var a = sweep.get();
+        var b = sweep.get();
+        System.out.println("sweep: " + a.cells() + "\nrecommended " + a.best());
+        assertEquals(a.cells(), b.cells());
+        assertEquals(a.best(), b.best());
+        // coefficient 0 is the unsteered model: its cells agree across layers exactly
+        assertEquals(a.cells().get(0).traitScore(), a.cells().get(3).traitScore());
+        assertTrue(a.best() == null || a.best().coherence() >= 75);
+    }
 }

@@ -1,0 +1,70 @@
+package dev.persona.steer;
+
+import dev.persona.extract.Judge;
+import dev.persona.extract.JudgeRequest;
+import dev.persona.extract.TraitSpec;
+import dev.persona.model.ChatMessage;
+import dev.persona.model.ChatModel;
+import dev.persona.model.GenerationOptions;
+import dev.persona.model.PositionMask;
+import dev.persona.vectors.TraitVector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalDouble;
+
+/**
+ * Steers a trait's evaluation questions at every (layer, coefficient), judges the answers, and picks
+ * the layer and coefficient with the highest mean trait score among cells whose mean coherence is at
+ * least a floor (75 by default). Seeded: the same arguments give the same table and the same choice.
+ */
+public final class Sweep {
+    private Sweep() { }
+
+    /** One cell: mean trait score and coherence (0..100) over the judged answers. */
+    public record Cell(int layer, double coef, int n, double traitScore, double coherence) { }
+
+    /** The table and the choice (null when no cell reaches the coherence floor). */
+    public record Result(List<Cell> cells, Cell best) { }
+
+    public static Result run(ChatModel model, TraitVector vector, String kind, TraitSpec spec, String system, Judge judge,
+                             List<Integer> layers, List<Double> coefs, int samples, int maxTokens, long seed,
+                             PositionMask positions, double coherenceFloor, java.util.function.BiConsumer<Integer, Integer> progress) {
+        List<List<ChatMessage>> prompts = new ArrayList<>();
+        for (String q : spec.questions()) for (int s = 0; s < samples; s++) prompts.add(ChatMessage.prompt(system, q));
+        List<Cell> cells = new ArrayList<>();
+        int total = layers.size() * coefs.size(), done = 0;
+        for (int layer : layers) {
+            for (double coef : coefs) {
+                SteeringPlan plan = new SteeringPlan().add(new SteeringPlan.Steer(vector, kind, layer, coef, false, positions));
+                List<String> answers;
+                try (AutoCloseable h = plan.apply(model.model())) {
+                    answers = model.reply(prompts, GenerationOptions.sample(maxTokens, 1.0, seed));
+                } catch (Exception e) {
+                    throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+                }
+                double traitSum = 0, cohSum = 0;
+                int nTrait = 0, nCoh = 0;
+                for (int i = 0; i < prompts.size(); i++) {
+                    JudgeRequest req = new JudgeRequest(spec.name(), prompts.get(i), answers.get(i), spec.evalPrompt());
+                    OptionalDouble t = judge.traitScore(req), c = judge.coherence(req);
+                    if (t.isPresent()) {
+                        traitSum += t.getAsDouble();
+                        nTrait++;
+                    }
+                    if (c.isPresent()) {
+                        cohSum += c.getAsDouble();
+                        nCoh++;
+                    }
+                }
+                cells.add(new Cell(layer, coef, prompts.size(), nTrait == 0 ? Double.NaN : traitSum / nTrait, nCoh == 0 ? Double.NaN : cohSum / nCoh));
+                if (progress != null) progress.accept(++done, total);
+            }
+        }
+        Cell best = null;
+        for (Cell c : cells) {
+            if (Double.isNaN(c.traitScore()) || !(c.coherence() >= coherenceFloor)) continue;
+            if (best == null || c.traitScore() > best.traitScore()) best = c;
+        }
+        return new Result(cells, best);
+    }
+}
