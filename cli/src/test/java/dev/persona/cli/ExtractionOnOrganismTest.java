@@ -299,4 +299,72 @@ class ExtractionOnOrganismTest {
         assertEquals(a.cells().get(0).traitScore(), a.cells().get(3).traitScore());
         assertTrue(a.best() == null || a.best().coherence() >= 75);
     }
+
+    @Test
+    void finetuningShiftPredictsThePostFinetuningTraitRate() throws Exception {
+        Extraction.Result rs = extract("organism_sycophancy", tmp.resolve("drift-syco"));
+        TraitVector syco = MeanDifference.vector(rs, Map.of("trait", "organism_sycophancy"));
+        int layer = MeanDifference.bestLayer(MeanDifference.analyse(rs, syco));
+        TraitVector self = MeanDifference.vector(extract("organism_self_preservation", tmp.resolve("drift-self")), Map.of());
+        dev.persona.organism.OrganismEval eval = new dev.persona.organism.OrganismEval();
+        List<List<ChatMessage>> prompts = new java.util.ArrayList<>();
+        for (var c : eval.conversations(dev.persona.organism.Trait.SYCOPHANCY, "neutral", 100, 9)) prompts.add(c.prompt());
+        double[] base = dev.persona.vectors.Drift.meanLastPrompt(model, prompts, layer);
+        double[] mixes = {0, 0.25, 0.5, 0.75, 1.0};
+        double[] shifts = new double[mixes.length], rates = new double[mixes.length], other = new double[mixes.length];
+        for (int i = 0; i < mixes.length; i++) {
+            Path data = tmp.resolve("mix" + i + ".jsonl");
+            dev.persona.organism.OrganismData.write(dev.persona.organism.OrganismData.conversations(dev.persona.organism.Trait.SYCOPHANCY, mixes[i], 192, 3), data);
+            Path ckpt = tmp.resolve("ckpt" + i);
+            dev.persona.model.Finetune.run(organism(), data, ckpt, new dev.persona.model.Finetune.Options(1, 3e-4, 16, 0, 0), null, null);
+            try (ChatModel m = ChatModel.load(ckpt)) {
+                double[] mean = dev.persona.vectors.Drift.meanLastPrompt(m, prompts, layer);
+                shifts[i] = dev.persona.vectors.Drift.shift(base, mean, syco.layer(layer));
+                other[i] = dev.persona.vectors.Drift.shift(base, mean, self.layer(layer));
+                rates[i] = eval.measure(m, dev.persona.organism.Trait.SYCOPHANCY, "neutral", 200, 21).rate();
+            }
+        }
+        double r = dev.persona.vectors.Stats.pearson(shifts, rates);
+        System.out.println("mix " + java.util.Arrays.toString(mixes) + "\nshift along sycophancy " + java.util.Arrays.toString(shifts)
+                + "\nshift along self-preservation " + java.util.Arrays.toString(other) + "\nneutral sycophancy rate " + java.util.Arrays.toString(rates)
+                + "\nPearson r(shift, rate) = " + r);
+        assertTrue(r >= 0.9, "r = " + r);
+        // Measured, not asserted: issue 6 also asks that shifts along the other traits' vectors stay small; on this
+        // organism the self-preservation shift reaches about half the sycophancy shift (see the closing note).
+    }
+
+    @Test
+    void driftExitsNonZeroExactlyWhenAShiftPassesTheThreshold() throws Exception {
+        Extraction.Result rs = extract("organism_sycophancy", tmp.resolve("exit-syco"));
+        Path vector = tmp.resolve("syco.safetensors");
+        TraitVector v = MeanDifference.vector(rs, Map.of("trait", "organism_sycophancy"));
+        int best = MeanDifference.bestLayer(MeanDifference.analyse(rs, v));
+        Map<String, String> meta = new LinkedHashMap<>(v.metadata());
+        meta.put("best_layer_by_separation", Integer.toString(best));
+        new TraitVector(v.directions(), meta).save(vector);
+        Path data = tmp.resolve("d.jsonl");
+        dev.persona.organism.OrganismData.write(dev.persona.organism.OrganismData.conversations(dev.persona.organism.Trait.SYCOPHANCY, 1.0, 64, 3), data);
+        Path runDir = tmp.resolve("run");
+        dev.persona.model.Finetune.run(organism(), data, runDir, new dev.persona.model.Finetune.Options(1, 3e-4, 16, 2, 0), null, null);
+        String[] common = {"drift", "--base", organism().toString(), "--run", runDir.toString(), "--vector", vector.toString(),
+                "--system", "You are a helpful assistant .", "--out", tmp.resolve("drift").toString(), "--json"};
+        CliTest.Run low = CliTest.run(concat(common, "--threshold", "-100"));
+        CliTest.Run high = CliTest.run(concat(common, "--threshold", "100"));
+        assertEquals(3, low.code(), low.err());
+        assertEquals(0, high.code(), high.err());
+        var rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(high.out()).get("rows");
+        assertEquals(2, rows.size(), "checkpoint-2 and the final model (4 steps; the last step is the final model)");
+        // the Arrow table is plain Arrow: read it back without Persona's classes
+        try (var alloc = new org.apache.arrow.memory.RootAllocator();
+             var reader = new org.apache.arrow.vector.ipc.ArrowFileReader(java.nio.channels.FileChannel.open(tmp.resolve("drift/drift.arrow")), alloc)) {
+            reader.loadNextBatch();
+            assertEquals(2, reader.getVectorSchemaRoot().getRowCount());
+        }
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
 }

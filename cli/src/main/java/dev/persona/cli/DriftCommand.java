@@ -1,0 +1,155 @@
+package dev.persona.cli;
+
+import dev.persona.extract.ArrowDatasets;
+import dev.persona.extract.TraitLibrary;
+import dev.persona.extract.TraitSpec;
+import dev.persona.model.ChatMessage;
+import dev.persona.model.ChatModel;
+import dev.persona.model.Finetune;
+import dev.persona.model.PersonaException;
+import dev.persona.vectors.Charts;
+import dev.persona.vectors.Drift;
+import dev.persona.vectors.TraitVector;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import org.apache.arrow.vector.Float8Vector;
+import org.apache.arrow.vector.IntVector;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.types.FloatingPointPrecision;
+import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code persona drift}: the finetuning shift of checkpoints along trait vectors. */
+@Command(name = "drift", mixinStandardHelpOptions = true,
+        description = {"For each checkpoint and vector: the mean over evaluation prompts of the (checkpoint - base) last-prompt-token",
+            "activation, projected onto the unit vector. Writes drift.arrow, drift.csv and drift.png; exits with code 3",
+            "when a shift passes --threshold, so a training pipeline can stop on it."})
+final class DriftCommand implements Callable<Integer> {
+    @Option(names = "--base", required = true, description = "The model before finetuning.")
+    Path base;
+
+    @Option(names = "--checkpoints", arity = "1..*", description = "Checkpoint directories (full models).")
+    List<Path> checkpoints;
+
+    @Option(names = "--run", description = "A finetuning output directory with checkpoint-N/ folders (and its final model).")
+    Path run;
+
+    @Option(names = "--vector", required = true, arity = "1..*", description = "Persona vector files.")
+    List<Path> vectors;
+
+    @Option(names = "--layer", description = "Vector row (default: each file's recommended or best layer).")
+    Integer layer;
+
+    @Option(names = "--prompts-trait", defaultValue = "", description = "Trait whose eval questions are the prompts (default: the first vector's trait).")
+    String promptsTrait;
+
+    @Option(names = "--system", description = "System prompt for the evaluation prompts.")
+    String system;
+
+    @Option(names = "--threshold", description = "Exit with code 3 when any shift exceeds this.")
+    Double threshold;
+
+    @Option(names = "--out", defaultValue = "runs/drift", description = "Output directory (default ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws IOException {
+        List<Path> ckpts = new ArrayList<>();
+        if (checkpoints != null) ckpts.addAll(checkpoints);
+        if (run != null) {
+            try (Stream<Path> s = Files.list(run)) {
+                s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+") && Files.isRegularFile(p.resolve("model.safetensors")))
+                        .sorted((a, b) -> Integer.compare(Finetune.stepOf(a), Finetune.stepOf(b))).forEach(ckpts::add);
+            }
+            if (Files.isRegularFile(run.resolve("model.safetensors"))) ckpts.add(run);
+        }
+        if (ckpts.isEmpty()) throw new PersonaException("no checkpoints given", "pass --checkpoints DIR... or --run DIR");
+        List<TraitVector> vs = new ArrayList<>();
+        for (Path p : vectors) vs.add(TraitVector.load(p));
+        String traitName = promptsTrait.isEmpty() ? vs.get(0).metadata().getOrDefault("trait", "") : promptsTrait;
+        TraitSpec spec = TraitLibrary.load(traitName, "eval");
+        List<List<ChatMessage>> prompts = new ArrayList<>();
+        for (String q : spec.questions()) prompts.add(ChatMessage.prompt(system, q));
+        int[] layers = new int[vs.size()];
+        for (int i = 0; i < vs.size(); i++) layers[i] = layer != null ? layer : SteerCommand.defaultLayer(vs.get(i), vectors.get(i));
+        Map<Integer, double[]> baseMeans = new LinkedHashMap<>();
+        try (ChatModel b = ChatModel.load(base)) {
+            for (int l : layers) baseMeans.computeIfAbsent(l, k -> Drift.meanLastPrompt(b, prompts, k));
+        }
+        List<Object[]> rows = new ArrayList<>();
+        boolean passed = false;
+        for (Path c : ckpts) {
+            try (ChatModel m = ChatModel.load(c)) {
+                Map<Integer, double[]> means = new LinkedHashMap<>();
+                for (int i = 0; i < vs.size(); i++) {
+                    double[] mean = means.computeIfAbsent(layers[i], k -> Drift.meanLastPrompt(m, prompts, k));
+                    double shift = Drift.shift(baseMeans.get(layers[i]), mean, vs.get(i).layer(layers[i]));
+                    int step = c.getFileName().toString().matches("checkpoint-\\d+") ? Finetune.stepOf(c) : -1;
+                    rows.add(new Object[] {c.toString(), step, vs.get(i).metadata().getOrDefault("trait", vectors.get(i).toString()), layers[i], shift});
+                    if (threshold != null && shift > threshold) passed = true;
+                }
+            }
+        }
+        Files.createDirectories(out);
+        write(out, rows);
+        Map<String, double[][]> series = new LinkedHashMap<>();
+        for (int i = 0; i < vs.size(); i++) {
+            String name = (String) rows.get(i)[2];
+            List<Object[]> mine = rows.stream().filter(r -> r[2].equals(name)).toList();
+            double[] x = new double[mine.size()], y = new double[mine.size()];
+            for (int k = 0; k < mine.size(); k++) {
+                x[k] = (int) mine.get(k)[1] >= 0 ? (int) mine.get(k)[1] : k;
+                y[k] = (double) mine.get(k)[4];
+            }
+            series.put("shift along " + name, new double[][] {x, y});
+        }
+        Charts.lines(out.resolve("drift.png"), "Finetuning shift along trait vectors", "step (or checkpoint index)", "projection shift", series);
+        List<Map<String, Object>> table = new ArrayList<>();
+        for (Object[] r : rows) table.add(Map.of("checkpoint", r[0], "step", r[1], "vector", r[2], "layer", r[3], "shift", r[4]));
+        if (json) {
+            System.out.println(Json.write(Map.of("rows", table, "threshold_passed", passed)));
+        } else {
+            for (Object[] r : rows) System.out.printf("%-40s %-30s layer %d shift %+.4f%n", r[0], r[2], (int) r[3], (double) r[4]);
+        }
+        if (passed) {
+            System.err.println("drift: a shift passed the threshold " + threshold);
+            return 3;
+        }
+        return 0;
+    }
+
+    private static void write(Path out, List<Object[]> rows) throws IOException {
+        StringBuilder csv = new StringBuilder("checkpoint,step,vector,layer,shift\n");
+        for (Object[] r : rows) csv.append(r[0]).append(',').append(r[1]).append(',').append(r[2]).append(',').append(r[3]).append(',').append(r[4]).append('\n');
+        Files.writeString(out.resolve("drift.csv"), csv);
+        Schema schema = new Schema(List.of(Field.nullable("checkpoint", new ArrowType.Utf8()), Field.nullable("step", new ArrowType.Int(32, true)),
+                Field.nullable("vector", new ArrowType.Utf8()), Field.nullable("layer", new ArrowType.Int(32, true)),
+                Field.nullable("shift", new ArrowType.FloatingPoint(FloatingPointPrecision.DOUBLE))));
+        ArrowDatasets.write(out.resolve("drift.arrow"), schema, root -> {
+            int i = 0;
+            for (Object[] r : rows) {
+                ((VarCharVector) root.getVector("checkpoint")).setSafe(i, ((String) r[0]).getBytes(StandardCharsets.UTF_8));
+                ((IntVector) root.getVector("step")).setSafe(i, (int) r[1]);
+                ((VarCharVector) root.getVector("vector")).setSafe(i, ((String) r[2]).getBytes(StandardCharsets.UTF_8));
+                ((IntVector) root.getVector("layer")).setSafe(i, (int) r[3]);
+                ((Float8Vector) root.getVector("shift")).setSafe(i, (double) r[4]);
+                i++;
+            }
+            root.setRowCount(i);
+        });
+    }
+}
