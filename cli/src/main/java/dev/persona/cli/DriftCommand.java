@@ -57,6 +57,15 @@ final class DriftCommand implements Callable<Integer> {
     @Option(names = "--system", description = "System prompt for the evaluation prompts.")
     String system;
 
+    @Option(names = "--eval", description = "Also judge each checkpoint's answers to this trait's eval questions and correlate shift with trait rate.")
+    String evalTrait;
+
+    @Option(names = "--judge", defaultValue = "rule", description = "Judge for --eval (default ${DEFAULT-VALUE}).")
+    String judge;
+
+    @Option(names = "--eval-samples", defaultValue = "2", description = "Samples per eval question for --eval (default ${DEFAULT-VALUE}).")
+    int evalSamples;
+
     @Option(names = "--threshold", description = "Exit with code 3 when any shift exceeds this.")
     Double threshold;
 
@@ -91,9 +100,13 @@ final class DriftCommand implements Callable<Integer> {
             for (int l : layers) baseMeans.computeIfAbsent(l, k -> Drift.meanLastPrompt(b, prompts, k));
         }
         List<Object[]> rows = new ArrayList<>();
+        List<Double> rates = new ArrayList<>();
         boolean passed = false;
+        TraitSpec evalSpec = evalTrait == null ? null : TraitLibrary.load(evalTrait, "eval");
+        dev.persona.extract.Judge j = evalTrait == null ? null : ExtractCommand.judgeFor(judge);
         for (Path c : ckpts) {
             try (ChatModel m = ChatModel.load(c)) {
+                if (evalSpec != null) rates.add(traitRate(m, evalSpec, j));
                 Map<Integer, double[]> means = new LinkedHashMap<>();
                 for (int i = 0; i < vs.size(); i++) {
                     double[] mean = means.computeIfAbsent(layers[i], k -> Drift.meanLastPrompt(m, prompts, k));
@@ -120,16 +133,47 @@ final class DriftCommand implements Callable<Integer> {
         Charts.lines(out.resolve("drift.png"), "Finetuning shift along trait vectors", "step (or checkpoint index)", "projection shift", series);
         List<Map<String, Object>> table = new ArrayList<>();
         for (Object[] r : rows) table.add(Map.of("checkpoint", r[0], "step", r[1], "vector", r[2], "layer", r[3], "shift", r[4]));
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("rows", table);
+        summary.put("threshold_passed", passed);
+        if (evalSpec != null) {
+            summary.put("trait_rates", rates);
+            Map<String, Object> corr = new LinkedHashMap<>();
+            for (int i = 0; i < vs.size(); i++) {
+                String name = (String) rows.get(i)[2];
+                double[] shifts = rows.stream().filter(r -> r[2].equals(name)).mapToDouble(r -> (double) r[4]).toArray();
+                double r = dev.persona.vectors.Stats.pearson(shifts, rates.stream().mapToDouble(Double::doubleValue).toArray());
+                double[] ci = dev.persona.vectors.Stats.pearsonInterval(r, shifts.length);
+                corr.put(name, Map.of("r", r, "ci95_low", ci[0], "ci95_high", ci[1], "n", shifts.length));
+            }
+            summary.put("correlation_shift_vs_rate", corr);
+        }
         if (json) {
-            System.out.println(Json.write(Map.of("rows", table, "threshold_passed", passed)));
+            System.out.println(Json.write(summary));
         } else {
             for (Object[] r : rows) System.out.printf("%-40s %-30s layer %d shift %+.4f%n", r[0], r[2], (int) r[3], (double) r[4]);
+            if (evalSpec != null) System.out.println("trait rates " + rates + "; correlation " + summary.get("correlation_shift_vs_rate"));
         }
         if (passed) {
             System.err.println("drift: a shift passed the threshold " + threshold);
             return 3;
         }
         return 0;
+    }
+
+    /** Fraction of answers to the eval questions (temperature 1, seeded) that the judge scores >= 50. */
+    private double traitRate(ChatModel m, TraitSpec spec, dev.persona.extract.Judge j) {
+        List<List<ChatMessage>> convs = new ArrayList<>();
+        for (String q : spec.questions()) for (int s = 0; s < evalSamples; s++) convs.add(ChatMessage.prompt(system, q));
+        List<String> answers = m.reply(convs, dev.persona.model.GenerationOptions.sample(64, 1.0, 0));
+        int scored = 0, high = 0;
+        for (int i = 0; i < convs.size(); i++) {
+            var t = j.traitScore(new dev.persona.extract.JudgeRequest(spec.name(), convs.get(i), answers.get(i), spec.evalPrompt()));
+            if (t.isEmpty()) continue;
+            scored++;
+            if (t.getAsDouble() >= 50) high++;
+        }
+        return scored == 0 ? Double.NaN : (double) high / scored;
     }
 
     private static void write(Path out, List<Object[]> rows) throws IOException {

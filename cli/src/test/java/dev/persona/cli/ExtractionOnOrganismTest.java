@@ -352,6 +352,11 @@ class ExtractionOnOrganismTest {
         CliTest.Run high = CliTest.run(concat(common, "--threshold", "100"));
         assertEquals(3, low.code(), low.err());
         assertEquals(0, high.code(), high.err());
+        CliTest.Run judged = CliTest.run(concat(common, "--eval", "organism_sycophancy"));
+        assertEquals(0, judged.code(), judged.err());
+        var summary = new com.fasterxml.jackson.databind.ObjectMapper().readTree(judged.out());
+        assertEquals(2, summary.get("trait_rates").size());
+        assertTrue(summary.get("correlation_shift_vs_rate").has("organism_sycophancy"), judged.out());
         var rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(high.out()).get("rows");
         assertEquals(2, rows.size(), "checkpoint-2 and the final model (4 steps; the last step is the final model)");
         // the Arrow table is plain Arrow: read it back without Persona's classes
