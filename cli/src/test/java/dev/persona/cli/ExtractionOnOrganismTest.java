@@ -372,4 +372,52 @@ class ExtractionOnOrganismTest {
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
+
+    @Test
+    void screeningRanksTraitSamplesAboveCleanOnes() throws Exception {
+        Extraction.Result rs = extract("organism_sycophancy", tmp.resolve("screen-syco"));
+        TraitVector v = MeanDifference.vector(rs, Map.of("trait", "organism_sycophancy"));
+        int layer = MeanDifference.bestLayer(MeanDifference.analyse(rs, v));
+        var convs = dev.persona.organism.OrganismData.conversations(dev.persona.organism.Trait.SYCOPHANCY, 0.5, 120, 11);
+        List<List<ChatMessage>> data = new java.util.ArrayList<>();
+        for (var c : convs) data.add(c.messages());
+        var scores = dev.persona.vectors.Screen.run(model, data, v.layer(layer), layer, true, 48, null);
+        List<Double> tDiff = new java.util.ArrayList<>(), cDiff = new java.util.ArrayList<>(), tCheap = new java.util.ArrayList<>(), cCheap = new java.util.ArrayList<>();
+        for (int i = 0; i < convs.size(); i++) {
+            boolean trait = convs.get(i).expressed().get(dev.persona.organism.Trait.SYCOPHANCY);
+            (trait ? tDiff : cDiff).add(scores.get(i).difference());
+            (trait ? tCheap : cCheap).add(scores.get(i).cheap());
+        }
+        double aDiff = dev.persona.vectors.Stats.auroc(tDiff.stream().mapToDouble(Double::doubleValue).toArray(), cDiff.stream().mapToDouble(Double::doubleValue).toArray());
+        double aCheap = dev.persona.vectors.Stats.auroc(tCheap.stream().mapToDouble(Double::doubleValue).toArray(), cCheap.stream().mapToDouble(Double::doubleValue).toArray());
+        System.out.printf("screening AUROC: projection difference %.3f, cheap approximation %.3f (%d trait, %d clean)%n", aDiff, aCheap, tDiff.size(), cDiff.size());
+        assertTrue(aDiff >= 0.95, "projection difference AUROC " + aDiff);
+        assertTrue(aCheap >= 0.85, "cheap approximation AUROC " + aCheap);
+    }
+
+    @Test
+    void screenCommandWritesFlaggedAndFilteredData() throws Exception {
+        Extraction.Result rs = extract("organism_sycophancy", tmp.resolve("screen-cmd"));
+        TraitVector v = MeanDifference.vector(rs, Map.of("trait", "organism_sycophancy"));
+        Map<String, String> meta = new LinkedHashMap<>(v.metadata());
+        meta.put("best_layer_by_separation", Integer.toString(MeanDifference.bestLayer(MeanDifference.analyse(rs, v))));
+        Path vector = tmp.resolve("v.safetensors");
+        new TraitVector(v.directions(), meta).save(vector);
+        Path data = tmp.resolve("mix.jsonl");
+        dev.persona.organism.OrganismData.write(dev.persona.organism.OrganismData.conversations(dev.persona.organism.Trait.SYCOPHANCY, 0.25, 40, 4), data);
+        Path out = tmp.resolve("screen");
+        CliTest.Run r = CliTest.run("screen", "--model", organism().toString(), "--data", data.toString(), "--vector", vector.toString(),
+                "--top", "10", "--out", out.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        List<String> flagged = Files.readAllLines(out.resolve("flagged.jsonl"));
+        assertEquals(10, flagged.size());
+        assertEquals(30, Files.readAllLines(out.resolve("filtered.jsonl")).size());
+        long trait = flagged.stream().filter(l -> l.contains("absolutely right") || l.contains("sorry for my mistake")).count();
+        assertTrue(trait >= 9, "flagged " + trait + " of the 10 sycophantic samples");
+        try (var alloc = new org.apache.arrow.memory.RootAllocator();
+             var reader = new org.apache.arrow.vector.ipc.ArrowFileReader(java.nio.channels.FileChannel.open(out.resolve("screen.arrow")), alloc)) {
+            reader.loadNextBatch();
+            assertEquals(40, reader.getVectorSchemaRoot().getRowCount());
+        }
+    }
 }
