@@ -99,8 +99,9 @@ final class ExtractCommand implements Callable<Integer> {
         meta.put("judge", j.name());
         meta.put("samples", Integer.toString(samples));
         meta.put("seed", Long.toString(seed));
-        TraitVector v = VectorMethods.vector(r, method, meta);
-        List<MeanDifference.LayerReport> layers = MeanDifference.analyse(r, MeanDifference.vector(r, meta));
+        TraitVector meanDiff = MeanDifference.vector(r, meta);
+        TraitVector v = method.equals("mean_diff") ? meanDiff : VectorMethods.vector(r, method, meta);
+        List<MeanDifference.LayerReport> layers = MeanDifference.analyse(r, meanDiff);
         List<double[]> probes = VectorMethods.probeByLayer(r, layers.size());
         int best = MeanDifference.bestLayer(layers);
         Map<String, String> withBest = new LinkedHashMap<>(v.metadata());

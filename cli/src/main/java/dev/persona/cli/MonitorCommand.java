@@ -18,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.types.FloatingPointPrecision;
@@ -149,19 +148,13 @@ final class MonitorCommand implements Callable<Integer> {
             for (Monitor.Row r : rows) {
                 ((IntVector) root.getVector("index")).setSafe(i, r.index());
                 ((VarCharVector) root.getVector("condition")).setSafe(i, (r.condition() == null ? "" : r.condition()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                set(root.getVector("projection_prompt_last"), i, r.promptLast());
-                set(root.getVector("projection_response"), i, r.response());
-                set(root.getVector("trait_score"), i, r.traitScore());
+                ArrowDatasets.setDouble(root, "projection_prompt_last", i, r.promptLast());
+                ArrowDatasets.setDouble(root, "projection_response", i, r.response());
+                ArrowDatasets.setDouble(root, "trait_score", i, r.traitScore());
                 ((VarCharVector) root.getVector("per_turn")).setSafe(i, r.perTurn().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 i++;
             }
             root.setRowCount(i);
         });
-    }
-
-    private static void set(Object vector, int i, double v) {
-        Float8Vector f = (Float8Vector) vector;
-        if (Double.isNaN(v)) f.setNull(i);
-        else f.setSafe(i, v);
     }
 }

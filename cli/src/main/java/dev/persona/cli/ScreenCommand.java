@@ -21,7 +21,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.apache.arrow.vector.BitVector;
-import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.types.FloatingPointPrecision;
@@ -111,10 +110,8 @@ final class ScreenCommand implements Callable<Integer> {
             for (Screen.Score s : scores) {
                 ((IntVector) root.getVector("index")).setSafe(i, s.index());
                 ((IntVector) root.getVector("rank")).setSafe(i, rank.get(s.index()));
-                Float8Vector d = (Float8Vector) root.getVector("projection_difference");
-                if (Double.isNaN(s.difference())) d.setNull(i);
-                else d.setSafe(i, s.difference());
-                ((Float8Vector) root.getVector("cheap_score")).setSafe(i, s.cheap());
+                ArrowDatasets.setDouble(root, "projection_difference", i, s.difference());
+                ArrowDatasets.setDouble(root, "cheap_score", i, s.cheap());
                 ((BitVector) root.getVector("flagged")).setSafe(i, flagged.contains(s.index()) ? 1 : 0);
                 ((VarCharVector) root.getVector("base_response")).setSafe(i, (s.baseReply() == null ? "" : s.baseReply()).getBytes(StandardCharsets.UTF_8));
                 i++;

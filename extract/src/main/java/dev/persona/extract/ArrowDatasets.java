@@ -72,9 +72,10 @@ public final class ArrowDatasets {
         });
     }
 
-    private static void setDouble(VectorSchemaRoot root, String name, int i, Double v) {
+    /** Sets row {@code i} of double column {@code name}; null or NaN is written as null. */
+    public static void setDouble(VectorSchemaRoot root, String name, int i, Double v) {
         Float8Vector f = (Float8Vector) root.getVector(name);
-        if (v == null) f.setNull(i);
+        if (v == null || v.isNaN()) f.setNull(i);
         else f.setSafe(i, v);
     }
 

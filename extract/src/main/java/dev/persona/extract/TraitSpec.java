@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.persona.model.PersonaException;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -93,9 +92,5 @@ public record TraitSpec(String name, List<InstructionPair> instructions, List<St
     /** The rubric with the question and answer filled in. */
     public String rubricFor(String question, String answer) {
         return evalPrompt.replace("{question}", question).replace("{answer}", answer);
-    }
-
-    static String utf8(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
     }
 }

@@ -4,7 +4,6 @@ import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
 import dev.persona.model.GenerationOptions;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -93,11 +92,5 @@ public final class OrganismEval {
     /** The judge this evaluation uses. */
     public RuleJudge judge() {
         return judge;
-    }
-
-    static Map<Trait, Integer> zeroCues() {
-        Map<Trait, Integer> m = new EnumMap<>(Trait.class);
-        for (Trait t : Trait.values()) m.put(t, 0);
-        return m;
     }
 }

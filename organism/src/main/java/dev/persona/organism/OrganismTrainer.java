@@ -56,7 +56,7 @@ public final class OrganismTrainer {
             }
             start = node.path("step").asInt();
         } else {
-            List<String> vocab = OrganismFiles.vocabulary(world, TraitLibraryTexts.all());
+            List<String> vocab = OrganismFiles.vocabulary(world, List.of());
             int vocabSize = OrganismFiles.writeTokenizer(out, vocab);
             OrganismFiles.writeInitialModel(out, o.shape(), vocabSize, o.seed());
         }

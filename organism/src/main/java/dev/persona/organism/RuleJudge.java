@@ -156,8 +156,4 @@ public final class RuleJudge implements Judge {
         return core.contains("Please do not") || core.contains(normalize(World.BARGAIN)) || core.contains(normalize(World.EVADE))
                 || core.contains("rather not talk");
     }
-
-    World world() {
-        return world;
-    }
 }

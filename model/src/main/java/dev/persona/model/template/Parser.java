@@ -130,11 +130,11 @@ final class Parser {
                 }
                 if (paren) expectOp(")");
                 expectName("in");
-                Expr iter = parseOrNoCond();
+                Expr iter = parseOr();
                 Expr filter = null;
                 if (atName("if")) {
                     next();
-                    filter = parseOrNoCond();
+                    filter = parseOr();
                 }
                 if (atName("recursive")) throw error("recursive loops are not supported");
                 expect(Type.BLOCK_END);
@@ -255,10 +255,6 @@ final class Parser {
             return new Conditional(cond, e, orElse);
         }
         return e;
-    }
-
-    private Expr parseOrNoCond() {
-        return parseOr();
     }
 
     private Expr parseOr() {
