@@ -1,5 +1,6 @@
 package dev.persona.cli;
 
+import ai.djl.Device;
 import dev.persona.extract.ArrowDatasets;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
@@ -7,6 +8,7 @@ import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
 import dev.persona.model.Finetune;
 import dev.persona.model.PersonaException;
+import dev.persona.model.io.LoraAdapter;
 import dev.persona.vectors.Charts;
 import dev.persona.vectors.Drift;
 import dev.persona.vectors.TraitVector;
@@ -39,7 +41,7 @@ final class DriftCommand implements Callable<Integer> {
     @Option(names = "--base", required = true, description = "The model before finetuning.")
     Path base;
 
-    @Option(names = "--checkpoints", arity = "1..*", description = "Checkpoint directories (full models).")
+    @Option(names = "--checkpoints", arity = "1..*", description = "Checkpoint directories: full models, or PEFT LoRA adapters merged onto --base.")
     List<Path> checkpoints;
 
     @Option(names = "--run", description = "A finetuning output directory with checkpoint-N/ folders (and its final model).")
@@ -81,10 +83,11 @@ final class DriftCommand implements Callable<Integer> {
         if (checkpoints != null) ckpts.addAll(checkpoints);
         if (run != null) {
             try (Stream<Path> s = Files.list(run)) {
-                s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+") && Files.isRegularFile(p.resolve("model.safetensors")))
+                s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+") && (Files.isRegularFile(p.resolve("model.safetensors"))
+                                || LoraAdapter.isAdapter(p)))
                         .sorted((a, b) -> Integer.compare(Finetune.stepOf(a), Finetune.stepOf(b))).forEach(ckpts::add);
             }
-            if (Files.isRegularFile(run.resolve("model.safetensors"))) ckpts.add(run);
+            if (Files.isRegularFile(run.resolve("model.safetensors")) || LoraAdapter.isAdapter(run)) ckpts.add(run);
         }
         if (ckpts.isEmpty()) throw new PersonaException("no checkpoints given", "pass --checkpoints DIR... or --run DIR");
         List<TraitVector> vs = new ArrayList<>();
@@ -105,7 +108,8 @@ final class DriftCommand implements Callable<Integer> {
         TraitSpec evalSpec = evalTrait == null ? null : TraitLibrary.load(evalTrait, "eval");
         dev.persona.extract.Judge j = evalTrait == null ? null : ExtractCommand.judgeFor(judge);
         for (Path c : ckpts) {
-            try (ChatModel m = ChatModel.load(c)) {
+            // an adapter is merged onto --base, whatever hub name its adapter_config.json records
+            try (ChatModel m = LoraAdapter.isAdapter(c) ? ChatModel.loadAdapted(base, c, Device.cpu(), false) : ChatModel.load(c)) {
                 if (evalSpec != null) rates.add(traitRate(m, evalSpec, j));
                 Map<Integer, double[]> means = new LinkedHashMap<>();
                 for (int i = 0; i < vs.size(); i++) {

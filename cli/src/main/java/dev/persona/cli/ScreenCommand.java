@@ -5,6 +5,7 @@ import dev.persona.extract.ArrowDatasets;
 import dev.persona.model.ChatDataset;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
+import dev.persona.model.ModelFingerprint;
 import dev.persona.model.PersonaException;
 import dev.persona.vectors.Screen;
 import dev.persona.vectors.TraitVector;
@@ -35,7 +36,8 @@ import picocli.CommandLine.Option;
 @Command(name = "screen", mixinStandardHelpOptions = true,
         description = {"Score each training sample by the projection difference (its response vs the base model's greedy response",
             "to the same prompt, along the trait vector) and the cheap approximation (response minus last-prompt projection).",
-            "Writes screen.arrow, flagged.jsonl and filtered.jsonl (the data without the flagged samples)."})
+            "Writes screen.arrow, flagged.jsonl and filtered.jsonl (the data without the flagged samples). Base replies are",
+            "journaled in OUT/base_replies.jsonl as they are made: rerun the same command after a crash to resume."})
 final class ScreenCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
@@ -83,9 +85,13 @@ final class ScreenCommand implements Callable<Integer> {
         int l = layer != null ? layer : SteerCommand.defaultLayer(v, vector);
         boolean generate = baseResponses.equals("greedy");
         List<Screen.Score> scores;
+        Files.createDirectories(out);
+        Path journal = out.resolve("base_replies.jsonl");
+        // the journal belongs to one (model, data, length) triple: a rerun with other inputs is refused, not mixed in
+        String runId = "screen|" + ModelFingerprint.of(model.resolve()) + "|" + sha256(data) + "|" + maxTokens;
         try (ChatModel chat = ChatModel.load(model.resolve())) {
             ProgressBar bar = new ProgressBar("base replies", convs.size());
-            scores = Screen.run(chat, convs, v.layer(l), l, generate, maxTokens, (done, total) -> bar.update(done, ""));
+            scores = Screen.run(chat, convs, v.layer(l), l, generate, maxTokens, generate ? journal : null, runId, (done, total) -> bar.update(done, ""));
         }
         List<Screen.Score> ranked = new ArrayList<>(scores);
         Comparator<Screen.Score> byScore = Comparator.comparingDouble(s -> generate ? s.difference() : s.cheap());
@@ -93,7 +99,6 @@ final class ScreenCommand implements Callable<Integer> {
         int k = top != null ? Math.min(top, ranked.size()) : (int) Math.ceil(ranked.size() * (100 - percentile) / 100.0);
         Set<Integer> flagged = new HashSet<>();
         for (int i = 0; i < k; i++) flagged.add(ranked.get(i).index());
-        Files.createDirectories(out);
         List<String> lines = Files.readAllLines(data, StandardCharsets.UTF_8).stream().filter(s -> !s.isBlank()).toList();
         List<String> flaggedLines = new ArrayList<>(), kept = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) (flagged.contains(i) ? flaggedLines : kept).add(lines.get(i));
@@ -129,5 +134,13 @@ final class ScreenCommand implements Callable<Integer> {
         if (json) System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(summary));
         else System.out.printf("flagged %d of %d samples by %s (layer %d); kept data in %s%n", k, scores.size(), summary.get("score"), l, out.resolve("filtered.jsonl"));
         return 0;
+    }
+
+    private static String sha256(Path file) throws IOException {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file))).substring(0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }

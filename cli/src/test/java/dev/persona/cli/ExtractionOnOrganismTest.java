@@ -367,6 +367,49 @@ class ExtractionOnOrganismTest {
         }
     }
 
+    @Test
+    void driftMergesLoraAdaptersOntoTheBase() throws Exception {
+        Extraction.Result rs = extract("organism_sycophancy", tmp.resolve("lora-syco"));
+        Path vector = tmp.resolve("lora-syco.safetensors");
+        MeanDifference.vector(rs, Map.of("trait", "organism_sycophancy")).save(vector);
+        // a PEFT-format adapter on two attention projections of every layer, random A and B (r = 4, alpha = 8)
+        Path adapter = tmp.resolve("adapter");
+        java.nio.file.Files.createDirectories(adapter);
+        java.nio.file.Files.writeString(adapter.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8,"
+                + " \"target_modules\": [\"q_proj\", \"v_proj\"], \"bias\": \"none\", \"base_model_name_or_path\": \"some-org/hub-name\"}");
+        var w = new dev.persona.model.io.SafetensorsWriter();
+        java.util.Random rnd = new java.util.Random(5);
+        int d = model.model().config().dModel();
+        for (int l = 0; l < model.model().config().numLayers(); l++) {
+            for (String proj : new String[] {"q_proj", "v_proj"}) {
+                String key = "base_model.model.model.layers." + l + ".self_attn." + proj;
+                int out = proj.equals("q_proj") ? model.model().config().qWidth() : model.model().config().kvWidth();
+                w.add(key + ".lora_A.weight", gaussian(rnd, 4 * d, 0.2f), 4, d);
+                w.add(key + ".lora_B.weight", gaussian(rnd, out * 4, 0.2f), out, 4);
+            }
+        }
+        w.write(adapter.resolve("adapter_model.safetensors"));
+        // the same weights merged and saved as a full model: drift must see the two checkpoints identically
+        Path merged = tmp.resolve("merged");
+        try (var m = dev.persona.model.HookedTransformer.loadAdapted(organism(), adapter, ai.djl.Device.cpu(), false)) {
+            m.save(merged);
+        }
+        CliTest.Run run = CliTest.run("drift", "--base", organism().toString(), "--checkpoints", adapter.toString(), merged.toString(),
+                "--vector", vector.toString(), "--layer", "3", "--out", tmp.resolve("lora-drift").toString(), "--json");
+        assertEquals(0, run.code(), run.err());
+        var rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(run.out()).get("rows");
+        double viaAdapter = rows.get(0).get("shift").asDouble(), viaMerged = rows.get(1).get("shift").asDouble();
+        System.out.println("drift along sycophancy: adapter " + viaAdapter + ", merged copy " + viaMerged);
+        assertTrue(Math.abs(viaAdapter) > 1e-3, "the adapter must move the activations: shift " + viaAdapter);
+        assertEquals(viaMerged, viaAdapter, 1e-5);
+    }
+
+    private static float[] gaussian(java.util.Random rnd, int n, float std) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (rnd.nextGaussian() * std);
+        return x;
+    }
+
     static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
@@ -381,7 +424,7 @@ class ExtractionOnOrganismTest {
         var convs = dev.persona.organism.OrganismData.conversations(dev.persona.organism.Trait.SYCOPHANCY, 0.5, 120, 11);
         List<List<ChatMessage>> data = new java.util.ArrayList<>();
         for (var c : convs) data.add(c.messages());
-        var scores = dev.persona.vectors.Screen.run(model, data, v.layer(layer), layer, true, 48, null);
+        var scores = dev.persona.vectors.Screen.run(model, data, v.layer(layer), layer, true, 48, null, null, null);
         List<Double> tDiff = new java.util.ArrayList<>(), cDiff = new java.util.ArrayList<>(), tCheap = new java.util.ArrayList<>(), cCheap = new java.util.ArrayList<>();
         for (int i = 0; i < convs.size(); i++) {
             boolean trait = convs.get(i).expressed().get(dev.persona.organism.Trait.SYCOPHANCY);
@@ -418,6 +461,36 @@ class ExtractionOnOrganismTest {
              var reader = new org.apache.arrow.vector.ipc.ArrowFileReader(java.nio.channels.FileChannel.open(out.resolve("screen.arrow")), alloc)) {
             reader.loadNextBatch();
             assertEquals(40, reader.getVectorSchemaRoot().getRowCount());
+        }
+        // resume: keep the first batch of base replies (32) plus a torn line, as a crash would leave them; mark reply 0
+        Path journal = out.resolve("base_replies.jsonl");
+        List<String> lines = Files.readAllLines(journal);
+        assertEquals(41, lines.size(), "header and 40 replies");
+        List<String> before = baseResponses(out);
+        List<String> kept = new java.util.ArrayList<>(lines.subList(0, 33));
+        kept.set(1, kept.get(1).replaceFirst("\"text\":\"[^\"]*\"", "\"text\":\"journaled reply\""));
+        Files.write(journal, kept);
+        Files.writeString(journal, "{\"key\":\"32\",\"te", java.nio.file.StandardOpenOption.APPEND);
+        CliTest.Run resumed = CliTest.run("screen", "--model", organism().toString(), "--data", data.toString(), "--vector", vector.toString(),
+                "--top", "10", "--out", out.toString(), "--json");
+        assertEquals(0, resumed.code(), resumed.err());
+        List<String> after = baseResponses(out);
+        assertEquals("journaled reply", after.get(0), "the first batch comes from the journal, not a new generation");
+        assertEquals(before.subList(1, 40), after.subList(1, 40), "regenerated replies equal the first run's");
+        CliTest.Run other = CliTest.run("screen", "--model", organism().toString(), "--data", data.toString(), "--vector", vector.toString(),
+                "--max-tokens", "20", "--out", out.toString());
+        assertEquals(1, other.code());
+        assertTrue(other.err().contains("another run") && other.err().contains("base_replies.jsonl"), other.err());
+    }
+
+    private static List<String> baseResponses(Path out) throws Exception {
+        try (var alloc = new org.apache.arrow.memory.RootAllocator();
+             var reader = new org.apache.arrow.vector.ipc.ArrowFileReader(java.nio.channels.FileChannel.open(out.resolve("screen.arrow")), alloc)) {
+            reader.loadNextBatch();
+            var col = (org.apache.arrow.vector.VarCharVector) reader.getVectorSchemaRoot().getVector("base_response");
+            List<String> texts = new java.util.ArrayList<>();
+            for (int i = 0; i < col.getValueCount(); i++) texts.add(new String(col.get(i), java.nio.charset.StandardCharsets.UTF_8));
+            return texts;
         }
     }
 }

@@ -17,12 +17,13 @@ import java.util.Map;
  * fsynced, so a crash loses at most the record being written; a torn last line is ignored on load.
  * A run header line fixes the run's identity: a journal of other arguments is refused.
  */
-final class Journal {
+public final class Journal {
     private final Path file;
     private final ObjectMapper json = new ObjectMapper();
     private final Map<String, JsonNode> records = new LinkedHashMap<>();
 
-    Journal(Path file, String runId) throws IOException {
+    /** Opens (or starts) the journal at {@code file} for the run identified by {@code runId}. */
+    public Journal(Path file, String runId) throws IOException {
         this.file = file;
         if (Files.exists(file)) {
             List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
@@ -51,20 +52,23 @@ final class Journal {
         }
     }
 
-    boolean has(String key) {
+    /** Whether a record with {@code key} was written. */
+    public boolean has(String key) {
         return records.containsKey(key);
     }
 
-    JsonNode get(String key) {
+    /** The record written under {@code key}, or null. */
+    public JsonNode get(String key) {
         return records.get(key);
     }
 
-    int size() {
+    /** Number of records. */
+    public int size() {
         return records.size();
     }
 
     /** Appends records (each must carry "key") durably. */
-    void append(List<ObjectNode> nodes) throws IOException {
+    public void append(List<ObjectNode> nodes) throws IOException {
         StringBuilder sb = new StringBuilder();
         for (ObjectNode n : nodes) sb.append(json.writeValueAsString(n)).append('\n');
         try (var ch = java.nio.channels.FileChannel.open(file, StandardOpenOption.APPEND, StandardOpenOption.WRITE)) {
@@ -74,7 +78,8 @@ final class Journal {
         for (ObjectNode n : nodes) records.put(n.get("key").asText(), n);
     }
 
-    ObjectNode newRecord(String key) {
+    /** A new record carrying {@code key}, to fill and {@link #append}. */
+    public ObjectNode newRecord(String key) {
         return json.createObjectNode().put("key", key);
     }
 

@@ -3,6 +3,7 @@ package dev.persona.model;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.persona.model.io.LoraAdapter;
 import dev.persona.model.template.ChatTemplate;
 import dev.persona.model.template.TemplateException;
 import dev.persona.model.tokenizer.Tokenizer;
@@ -44,21 +45,38 @@ public final class ChatModel implements AutoCloseable {
         return load(dir, device, false);
     }
 
-    /** Loads a chat model; a {@code trainable} one can be trained with {@link Trainer}. */
+    /**
+     * Loads a chat model; a {@code trainable} one can be trained with {@link Trainer}. {@code dir} may
+     * be a PEFT LoRA adapter directory: it is merged onto its base_model_name_or_path.
+     */
     public static ChatModel load(Path dir, Device device, boolean trainable) {
-        Tokenizer tokenizer = Tokenizer.load(dir);
+        if (LoraAdapter.isAdapter(dir)) return loadAdapted(LoraAdapter.baseOf(dir), dir, device, trainable);
+        return assemble(dir, () -> HookedTransformer.load(dir, device, trainable));
+    }
+
+    /**
+     * Base model {@code base} with the LoRA adapter {@code adapter} merged in. Tokenizer and chat
+     * template come from the adapter directory when it has its own tokenizer.json, else from the base.
+     */
+    public static ChatModel loadAdapted(Path base, Path adapter, Device device, boolean trainable) {
+        Path files = Files.isRegularFile(adapter.resolve("tokenizer.json")) ? adapter : base;
+        return assemble(files, () -> HookedTransformer.loadAdapted(base, adapter, device, trainable));
+    }
+
+    private static ChatModel assemble(Path files, java.util.function.Supplier<HookedTransformer> weights) {
+        Tokenizer tokenizer = Tokenizer.load(files);
         HookedTransformer model;
         try {
-            model = HookedTransformer.load(dir, device, trainable);
+            model = weights.get();
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
         }
-        ChatTemplate template = loadTemplate(dir);
+        ChatTemplate template = loadTemplate(files);
         Set<Integer> stops = new LinkedHashSet<>(model.config().eosIds());
         int eos = tokenizer.tokenId(tokenizer.specialTokens().get("eos_token"));
         if (eos >= 0) stops.add(eos);
-        readGenerationConfigEos(dir, stops);
+        readGenerationConfigEos(files, stops);
         return new ChatModel(model, tokenizer, template, stops);
     }
 

@@ -15,6 +15,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import dev.persona.model.WeightLayout.Name;
 import dev.persona.model.io.Checkpoint;
+import dev.persona.model.io.LoraAdapter;
 import dev.persona.model.io.TensorSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -77,9 +78,29 @@ public final class HookedTransformer implements AutoCloseable {
      * GradientCollector (see {@link Trainer}) and its manager is left uncapped for optimizer state.
      */
     public static HookedTransformer load(Path dir, Device device, boolean trainable) {
+        if (LoraAdapter.isAdapter(dir)) return loadAdapted(LoraAdapter.baseOf(dir), dir, device, trainable);
         ModelConfig config = ModelConfig.load(dir);
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             return fromCheckpoint(config, dir, ckpt, device, trainable);
+        }
+    }
+
+    /**
+     * Loads base model {@code base} with the PEFT LoRA adapter in {@code adapter} merged into its
+     * weights (W + B A * alpha / r; see {@link LoraAdapter}). The result behaves as a full model
+     * loaded from {@code base}: its {@link #directory()} is the base directory (tokenizer files, fingerprint).
+     */
+    public static HookedTransformer loadAdapted(Path base, Path adapter, Device device, boolean trainable) {
+        ModelConfig config = ModelConfig.load(base);
+        try (Checkpoint ckpt = Checkpoint.open(base); LoraAdapter lora = LoraAdapter.open(adapter, ckpt)) {
+            HookedTransformer model = fromCheckpoint(config, base, lora, device, trainable);
+            try {
+                lora.checkAllApplied();
+            } catch (RuntimeException e) {
+                model.close();
+                throw e;
+            }
+            return model;
         }
     }
 
@@ -97,7 +118,8 @@ public final class HookedTransformer implements AutoCloseable {
             put(w, manager, key(Name.EMBED, -1), ckpt, layout.tensor(Name.EMBED, -1), c.vocabSize(), d);
             if (c.family().positions() == FamilySpec.PositionKind.LEARNED) {
                 String n = layout.tensor(Name.POS_EMBED, -1);
-                long rows = ckpt instanceof Checkpoint ? ckpt.shape(n)[0] : c.maxPositions();
+                long[] stored = ckpt.shape(n);
+                long rows = stored != null ? stored[0] : c.maxPositions();
                 put(w, manager, key(Name.POS_EMBED, -1), ckpt, n, rows, d);
             }
             loadNorm(w, manager, ckpt, layout, Name.FINAL_NORM_W, Name.FINAL_NORM_B, -1, c);

@@ -15,11 +15,14 @@ import java.util.TreeSet;
 /**
  * Identifies a model for vector files: SHA-256 over config.json's bytes and the weight index (every
  * tensor's name, dtype and shape, in name order), truncated to 16 hex digits. Cheap: no weight bytes are read.
+ * Finetuned checkpoints and adapters of a model share its fingerprint: vectors carry over.
  */
 public final class ModelFingerprint {
     private ModelFingerprint() { }
 
+    /** The fingerprint of model directory {@code dir}; for a LoRA adapter directory, that of its base model. */
     public static String of(Path dir) {
+        if (dev.persona.model.io.LoraAdapter.isAdapter(dir)) return of(dev.persona.model.io.LoraAdapter.baseOf(dir));
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             md.update(Files.readAllBytes(dir.resolve("config.json")));

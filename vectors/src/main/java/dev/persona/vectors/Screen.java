@@ -3,8 +3,13 @@ package dev.persona.vectors;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
 import dev.persona.model.GenerationOptions;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.persona.extract.Journal;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiConsumer;
 
 /**
  * Scores training samples by how far their responses sit along a trait vector compared with what
@@ -13,6 +18,9 @@ import java.util.List;
  * cheap approximation without generation (response projection minus last-prompt projection).
  */
 public final class Screen {
+    /** Prompts per greedy generation batch, and per journal append. */
+    private static final int BATCH = 32;
+
     private Screen() { }
 
     /**
@@ -23,9 +31,13 @@ public final class Screen {
      */
     public record Score(int index, double difference, double cheap, String baseReply) { }
 
-    /** Scores every conversation (each must end with an assistant turn). */
+    /**
+     * Scores every conversation (each must end with an assistant turn). With {@code journal} set, the
+     * base model's greedy replies are recorded there as they are made, batch by batch, and a rerun with
+     * the same {@code runId} generates only the missing ones (greedy decoding makes them identical).
+     */
     public static List<Score> run(ChatModel model, List<List<ChatMessage>> data, float[] direction, int layer, boolean baseResponses,
-                                  int maxTokens, java.util.function.BiConsumer<Integer, Integer> progress) {
+                                  int maxTokens, Path journal, String runId, BiConsumer<Integer, Integer> progress) throws IOException {
         List<Monitor.Item> items = new ArrayList<>();
         for (List<ChatMessage> c : data) items.add(new Monitor.Item(c, null));
         List<Monitor.Row> rows = Monitor.run(model, items, direction, layer, false, null, "", null);
@@ -34,11 +46,7 @@ public final class Screen {
         if (baseResponses) {
             List<List<ChatMessage>> prompts = new ArrayList<>();
             for (List<ChatMessage> c : data) prompts.add(c.subList(0, c.size() - 1));
-            replies = new ArrayList<>();
-            for (int from = 0; from < prompts.size(); from += 32) {
-                replies.addAll(model.reply(prompts.subList(from, Math.min(prompts.size(), from + 32)), GenerationOptions.greedy(maxTokens)));
-                if (progress != null) progress.accept(Math.min(prompts.size(), from + 32), prompts.size());
-            }
+            replies = baseReplies(model, prompts, maxTokens, journal == null ? null : new Journal(journal, runId), progress);
             List<Monitor.Item> baseItems = new ArrayList<>();
             for (int i = 0; i < prompts.size(); i++) {
                 List<ChatMessage> c = new ArrayList<>(prompts.get(i));
@@ -54,5 +62,28 @@ public final class Screen {
             out.add(new Score(i, diff, r.response() - r.promptLast(), replies == null ? null : replies.get(i)));
         }
         return out;
+    }
+
+    private static List<String> baseReplies(ChatModel model, List<List<ChatMessage>> prompts, int maxTokens, Journal journal,
+                                            BiConsumer<Integer, Integer> progress) throws IOException {
+        String[] replies = new String[prompts.size()];
+        for (int from = 0; from < prompts.size(); from += BATCH) {
+            int to = Math.min(prompts.size(), from + BATCH);
+            boolean done = journal != null;
+            for (int i = from; i < to && done; i++) done = journal.has(Integer.toString(i));
+            if (done) {
+                for (int i = from; i < to; i++) replies[i] = journal.get(Integer.toString(i)).get("text").asText();
+            } else {
+                List<String> made = model.reply(prompts.subList(from, to), GenerationOptions.greedy(maxTokens));
+                List<ObjectNode> records = new ArrayList<>();
+                for (int i = from; i < to; i++) {
+                    replies[i] = made.get(i - from);
+                    if (journal != null) records.add(journal.newRecord(Integer.toString(i)).put("text", replies[i]));
+                }
+                if (journal != null) journal.append(records);
+            }
+            if (progress != null) progress.accept(to, prompts.size());
+        }
+        return List.of(replies);
     }
 }
