@@ -6,12 +6,14 @@ import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
+import dev.persona.model.ModelConfig;
 import dev.persona.model.Finetune;
 import dev.persona.model.PersonaException;
 import dev.persona.model.io.LoraAdapter;
 import dev.persona.vectors.Charts;
 import dev.persona.vectors.Drift;
 import dev.persona.vectors.TraitVector;
+import dev.persona.vectors.formats.VectorFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -53,7 +55,7 @@ final class DriftCommand implements Callable<Integer> {
     @Option(names = "--layer", description = "Vector row (default: each file's recommended or best layer).")
     Integer layer;
 
-    @Option(names = "--prompts-trait", defaultValue = "", description = "Trait whose eval questions are the prompts (default: the first vector's trait).")
+    @Option(names = "--prompts-trait", defaultValue = "", description = "Trait whose eval questions are the prompts for every vector (default: each vector's own trait).")
     String promptsTrait;
 
     @Option(names = "--system", description = "System prompt for the evaluation prompts.")
@@ -91,16 +93,28 @@ final class DriftCommand implements Callable<Integer> {
         }
         if (ckpts.isEmpty()) throw new PersonaException("no checkpoints given", "pass --checkpoints DIR... or --run DIR");
         List<TraitVector> vs = new ArrayList<>();
-        for (Path p : vectors) vs.add(TraitVector.load(p));
-        String traitName = promptsTrait.isEmpty() ? vs.get(0).metadata().getOrDefault("trait", "") : promptsTrait;
-        TraitSpec spec = TraitLibrary.load(traitName, "eval");
-        List<List<ChatMessage>> prompts = new ArrayList<>();
-        for (String q : spec.questions()) prompts.add(ChatMessage.prompt(system, q));
-        int[] layers = new int[vs.size()];
-        for (int i = 0; i < vs.size(); i++) layers[i] = layer != null ? layer : SteerCommand.defaultLayer(vs.get(i), vectors.get(i));
-        Map<Integer, double[]> baseMeans = new LinkedHashMap<>();
+        int numLayers = ModelConfig.load(LoraAdapter.isAdapter(base) ? LoraAdapter.baseOf(base) : base).numLayers();
+        for (Path p : vectors) vs.add(VectorFiles.read(p, numLayers));
+        // each vector is measured on its own trait's evaluation prompts (the paper's shift), unless --prompts-trait says otherwise
+        Map<String, List<List<ChatMessage>>> promptSets = new LinkedHashMap<>();
+        List<Probe> probes = new ArrayList<>();
+        for (int i = 0; i < vs.size(); i++) {
+            String traitName = promptsTrait.isEmpty() ? vs.get(i).metadata().getOrDefault("trait", "") : promptsTrait;
+            try {
+                promptSets.computeIfAbsent(traitName, t -> {
+                    List<List<ChatMessage>> ps = new ArrayList<>();
+                    for (String q : TraitLibrary.load(t, "eval").questions()) ps.add(ChatMessage.prompt(system, q));
+                    return ps;
+                });
+            } catch (PersonaException e) {
+                throw new PersonaException(vectors.get(i) + " names trait '" + traitName + "', which has no evaluation questions",
+                        "pass --prompts-trait NAME (a built-in trait or a trait file)", e);
+            }
+            probes.add(new Probe(traitName, layer != null ? layer : SteerCommand.defaultLayer(vs.get(i), vectors.get(i))));
+        }
+        Map<Probe, double[]> baseMeans = new LinkedHashMap<>();
         try (ChatModel b = ChatModel.load(base)) {
-            for (int l : layers) baseMeans.computeIfAbsent(l, k -> Drift.meanLastPrompt(b, prompts, k));
+            for (Probe p : probes) baseMeans.computeIfAbsent(p, k -> Drift.meanLastPrompt(b, promptSets.get(k.trait()), k.layer()));
         }
         List<Object[]> rows = new ArrayList<>();
         List<Double> rates = new ArrayList<>();
@@ -111,12 +125,13 @@ final class DriftCommand implements Callable<Integer> {
             // an adapter is merged onto --base, whatever hub name its adapter_config.json records
             try (ChatModel m = LoraAdapter.isAdapter(c) ? ChatModel.loadAdapted(base, c, Device.cpu(), false) : ChatModel.load(c)) {
                 if (evalSpec != null) rates.add(traitRate(m, evalSpec, j));
-                Map<Integer, double[]> means = new LinkedHashMap<>();
+                Map<Probe, double[]> means = new LinkedHashMap<>();
                 for (int i = 0; i < vs.size(); i++) {
-                    double[] mean = means.computeIfAbsent(layers[i], k -> Drift.meanLastPrompt(m, prompts, k));
-                    double shift = Drift.shift(baseMeans.get(layers[i]), mean, vs.get(i).layer(layers[i]));
+                    Probe p = probes.get(i);
+                    double[] mean = means.computeIfAbsent(p, k -> Drift.meanLastPrompt(m, promptSets.get(k.trait()), k.layer()));
+                    double shift = Drift.shift(baseMeans.get(p), mean, vs.get(i).layer(p.layer()));
                     int step = c.getFileName().toString().matches("checkpoint-\\d+") ? Finetune.stepOf(c) : -1;
-                    rows.add(new Object[] {c.toString(), step, vs.get(i).metadata().getOrDefault("trait", vectors.get(i).toString()), layers[i], shift});
+                    rows.add(new Object[] {c.toString(), step, vs.get(i).metadata().getOrDefault("trait", vectors.get(i).toString()), p.layer(), shift});
                     if (threshold != null && shift > threshold) passed = true;
                 }
             }
@@ -164,6 +179,9 @@ final class DriftCommand implements Callable<Integer> {
         }
         return 0;
     }
+
+    /** Where a vector's shift is measured: the evaluation prompts of {@code trait}, at vector row {@code layer}. */
+    private record Probe(String trait, int layer) { }
 
     /** Fraction of answers to the eval questions (temperature 1, seeded) that the judge scores >= 50. */
     private double traitRate(ChatModel m, TraitSpec spec, dev.persona.extract.Judge j) {

@@ -62,7 +62,7 @@ final class FinetuneCommand implements Callable<Integer> {
         dev.persona.steer.SteeringPlan plan = null;
         if (steer != null || ablate != null) {
             Path file = steer != null ? steer : ablate;
-            dev.persona.vectors.TraitVector v = dev.persona.vectors.TraitVector.load(file);
+            dev.persona.vectors.TraitVector v = dev.persona.vectors.formats.VectorFiles.read(file, dev.persona.model.ModelConfig.load(model.resolve()).numLayers());
             int l = layer != null ? layer : SteerCommand.defaultLayer(v, file);
             plan = new dev.persona.steer.SteeringPlan().add(new dev.persona.steer.SteeringPlan.Steer(v, kind, l, coef, ablate != null,
                     dev.persona.model.PositionMask.ALL));

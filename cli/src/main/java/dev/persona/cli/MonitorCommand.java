@@ -6,10 +6,12 @@ import dev.persona.extract.ArrowDatasets;
 import dev.persona.extract.Judge;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
+import dev.persona.model.ModelConfig;
 import dev.persona.model.PersonaException;
 import dev.persona.vectors.Charts;
 import dev.persona.vectors.Monitor;
 import dev.persona.vectors.TraitVector;
+import dev.persona.vectors.formats.VectorFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,7 +71,7 @@ final class MonitorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        TraitVector v = TraitVector.load(vector);
+        TraitVector v = VectorFiles.read(vector, ModelConfig.load(model.resolve()).numLayers());
         int l = layer != null ? layer : SteerCommand.defaultLayer(v, vector);
         List<Monitor.Item> items = read(prompts, conditionField);
         String traitName = trait != null ? trait : v.metadata().getOrDefault("trait", "trait");

@@ -5,10 +5,12 @@ import dev.persona.extract.ArrowDatasets;
 import dev.persona.model.ChatDataset;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
+import dev.persona.model.ModelConfig;
 import dev.persona.model.ModelFingerprint;
 import dev.persona.model.PersonaException;
 import dev.persona.vectors.Screen;
 import dev.persona.vectors.TraitVector;
+import dev.persona.vectors.formats.VectorFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -81,7 +83,7 @@ final class ScreenCommand implements Callable<Integer> {
                 throw new PersonaException(data + " line " + (i + 1) + " does not end with an assistant turn", "screening scores the final assistant response");
             }
         }
-        TraitVector v = TraitVector.load(vector);
+        TraitVector v = VectorFiles.read(vector, ModelConfig.load(model.resolve()).numLayers());
         int l = layer != null ? layer : SteerCommand.defaultLayer(v, vector);
         boolean generate = baseResponses.equals("greedy");
         List<Screen.Score> scores;

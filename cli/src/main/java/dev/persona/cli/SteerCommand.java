@@ -3,12 +3,14 @@ package dev.persona.cli;
 import dev.persona.model.ChatDataset;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
+import dev.persona.model.ModelConfig;
 import dev.persona.model.GenerationOptions;
 import dev.persona.model.ModelFingerprint;
 import dev.persona.model.PersonaException;
 import dev.persona.model.PositionMask;
 import dev.persona.steer.SteeringPlan;
 import dev.persona.vectors.TraitVector;
+import dev.persona.vectors.formats.VectorFiles;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -95,9 +97,10 @@ final class SteerCommand implements Callable<Integer> {
             }
         }
         SteeringPlan plan = new SteeringPlan();
+        int numLayers = ModelConfig.load(dir).numLayers();
         PositionMask mask = PositionMask.parse(positions);
         for (VectorArg v : vectors) {
-            TraitVector tv = TraitVector.load(v.file);
+            TraitVector tv = VectorFiles.read(v.file, numLayers);
             int layer = v.layer != null ? v.layer : defaultLayer(tv, v.file);
             double coef = v.coef != null ? v.coef : Double.parseDouble(tv.metadata().getOrDefault("recommended_coef", "1"));
             plan.add(new SteeringPlan.Steer(tv, kind, layer, coef, ablate, mask));

@@ -4,12 +4,15 @@ import dev.persona.extract.ArrowDatasets;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
 import dev.persona.model.ChatModel;
+import dev.persona.model.ModelConfig;
 import dev.persona.model.ModelFingerprint;
 import dev.persona.model.PositionMask;
 import dev.persona.steer.SteeringPlan;
 import dev.persona.steer.Sweep;
 import dev.persona.vectors.Charts;
 import dev.persona.vectors.TraitVector;
+import dev.persona.vectors.formats.VectorFiles;
+import dev.persona.vectors.formats.VectorFormat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -81,7 +84,7 @@ final class SweepCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        TraitVector v = TraitVector.load(vector);
+        TraitVector v = VectorFiles.read(vector, ModelConfig.load(model.resolve()).numLayers());
         TraitSpec spec = TraitLibrary.load(trait, "eval");
         Sweep.Result r;
         try (ChatModel chat = ChatModel.load(model.resolve())) {
@@ -120,7 +123,10 @@ final class SweepCommand implements Callable<Integer> {
             meta.put("recommended_kind", kind);
             meta.put("sweep", "trait score " + String.format("%.1f", r.best().traitScore()) + ", coherence " + String.format("%.1f", r.best().coherence())
                     + ", coherence floor " + floor + ", seed " + seed);
-            new TraitVector(v.directions(), meta).save(vector);
+            // the recommendation lives in Persona's own format: another format's file gets a .safetensors sibling
+            Path target = VectorFormat.detect(vector) == VectorFormat.PERSONA ? vector : vector.resolveSibling(vector.getFileName().toString().replaceFirst("\\.[^.]*$", "") + ".safetensors");
+            new TraitVector(v.directions(), meta).save(target);
+            if (!target.equals(vector)) System.err.println("recommended layer and coef written to " + target + " (" + vector + " is not a Persona vector file)");
         }
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("cells", r.cells());
