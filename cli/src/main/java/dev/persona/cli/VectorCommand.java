@@ -39,13 +39,16 @@ final class VectorCommand implements Runnable {
         @Parameters(index = "0", description = "A vector file in any supported format.")
         Path file;
 
+        @Option(names = "--model", description = "Model directory: GGUF/.svec files then get its layers + 1 rows (else the highest stored row + 1).")
+        Path model;
+
         @Option(names = "--json", description = "Print JSON.")
         boolean json;
 
         @Override
         public Integer call() throws IOException {
             VectorFormat format = VectorFormat.detect(file);
-            TraitVector v = VectorFiles.read(file);
+            TraitVector v = VectorFiles.read(file, model == null ? null : ModelConfig.load(model).numLayers());
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("file", file.toString());
             out.put("format", format.id());

@@ -36,27 +36,8 @@ public final class Sweep {
         for (int layer : layers) {
             for (double coef : coefs) {
                 SteeringPlan plan = new SteeringPlan().add(new SteeringPlan.Steer(vector, kind, layer, coef, false, positions));
-                List<String> answers;
-                try (AutoCloseable h = plan.apply(model.model())) {
-                    answers = model.reply(prompts, GenerationOptions.sample(maxTokens, 1.0, seed));
-                } catch (Exception e) {
-                    throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
-                }
-                double traitSum = 0, cohSum = 0;
-                int nTrait = 0, nCoh = 0;
-                for (int i = 0; i < prompts.size(); i++) {
-                    JudgeRequest req = new JudgeRequest(spec.name(), prompts.get(i), answers.get(i), spec.evalPrompt());
-                    OptionalDouble t = judge.traitScore(req), c = judge.coherence(req);
-                    if (t.isPresent()) {
-                        traitSum += t.getAsDouble();
-                        nTrait++;
-                    }
-                    if (c.isPresent()) {
-                        cohSum += c.getAsDouble();
-                        nCoh++;
-                    }
-                }
-                cells.add(new Cell(layer, coef, prompts.size(), nTrait == 0 ? Double.NaN : traitSum / nTrait, nCoh == 0 ? Double.NaN : cohSum / nCoh));
+                Score score = evaluate(model, plan, spec, prompts, judge, maxTokens, seed);
+                cells.add(new Cell(layer, coef, prompts.size(), score.traitScore(), score.coherence()));
                 if (progress != null) progress.accept(++done, total);
             }
         }
@@ -66,5 +47,40 @@ public final class Sweep {
             if (best == null || c.traitScore() > best.traitScore()) best = c;
         }
         return new Result(cells, best);
+    }
+
+    /**
+     * Mean judged trait score and coherence (0-100; NaN when the judge scored nothing) of {@code n}
+     * answers.
+     */
+    public record Score(int n, double traitScore, double coherence) { }
+
+    /**
+     * Answers {@code prompts} under {@code plan} (temperature 1, {@code seed}; an empty plan is the
+     * unsteered model) and judges them for {@code spec}'s trait and for coherence.
+     */
+    public static Score evaluate(ChatModel model, SteeringPlan plan, TraitSpec spec, List<List<ChatMessage>> prompts, Judge judge,
+                                 int maxTokens, long seed) {
+        List<String> answers;
+        try (AutoCloseable h = plan.apply(model.model())) {
+            answers = model.reply(prompts, GenerationOptions.sample(maxTokens, 1.0, seed));
+        } catch (Exception e) {
+            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+        }
+        double traitSum = 0, cohSum = 0;
+        int nTrait = 0, nCoh = 0;
+        for (int i = 0; i < prompts.size(); i++) {
+            JudgeRequest req = new JudgeRequest(spec.name(), prompts.get(i), answers.get(i), spec.evalPrompt());
+            OptionalDouble t = judge.traitScore(req), c = judge.coherence(req);
+            if (t.isPresent()) {
+                traitSum += t.getAsDouble();
+                nTrait++;
+            }
+            if (c.isPresent()) {
+                cohSum += c.getAsDouble();
+                nCoh++;
+            }
+        }
+        return new Score(prompts.size(), nTrait == 0 ? Double.NaN : traitSum / nTrait, nCoh == 0 ? Double.NaN : cohSum / nCoh);
     }
 }
