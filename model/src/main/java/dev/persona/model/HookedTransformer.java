@@ -40,12 +40,26 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class HookedTransformer implements AutoCloseable {
     /** Additive attention mask value for hidden keys: finite, so fully masked padding rows never yield NaN. */
     private static final float MASKED = -1e9f;
+    /**
+     * Up to this many rows (batch x positions) a linear layer runs as W . x^T: CPU BLAS is 1.4-1.6x
+     * faster that way for skinny inputs (decode steps, the LM head of a decode step), while x . W^T
+     * wins for prefill-sized inputs (measured in docs/BENCHMARKS.md).
+     */
+    private static final long FEW_ROWS = 64;
 
     private final ModelConfig config;
     private final Path dir;
     private final NDManager manager;
     /** Weights by canonical name; see {@link #key}. Linear weights are [out, in]. */
     private final Map<String, NDArray> weights;
+    /**
+     * Views of the linear weights (sharing their storage) owned by an uncapped manager, so that a
+     * product with the weight as first operand (whose result DJL places in the first operand's
+     * manager) does not attach to the capped weights' manager; each result moves to the caller's
+     * manager at once. Null for trainable models, where gradients must flow into the weights.
+     */
+    private final NDManager viewManager;
+    private final Map<String, NDArray> views;
     private final float[] invFreq;
     private final List<Registration> interventions = new CopyOnWriteArrayList<>();
     private final List<ActivationCache> captures = new CopyOnWriteArrayList<>();
@@ -53,11 +67,14 @@ public final class HookedTransformer implements AutoCloseable {
 
     private record Registration(String hook, Intervention intervention, PositionMask mask) { }
 
-    HookedTransformer(ModelConfig config, Path dir, NDManager manager, Map<String, NDArray> weights) {
+    HookedTransformer(ModelConfig config, Path dir, NDManager manager, Map<String, NDArray> weights, NDManager viewManager,
+                      Map<String, NDArray> views) {
         this.config = config;
         this.dir = dir;
         this.manager = manager;
         this.weights = weights;
+        this.viewManager = viewManager;
+        this.views = views;
         this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
         this.hookNames = new LinkedHashSet<>();
         for (HookPoint h : HookPoint.all(config)) hookNames.add(h.name());
@@ -130,11 +147,19 @@ public final class HookedTransformer implements AutoCloseable {
             for (int l = 0; l < c.numLayers(); l++) loadBlock(w, manager, ckpt, layout, l, c);
             if (trainable) {
                 for (NDArray a : w.values()) a.setRequiresGradient(true);
-            } else {
-                // nothing may attach to the weights' manager after loading: a stray attachment fails loudly
-                manager.cap();
+                return new HookedTransformer(c, dir, manager, w, null, null);
             }
-            return new HookedTransformer(c, dir, manager, w);
+            NDManager viewManager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
+            Map<String, NDArray> views = new LinkedHashMap<>();
+            for (var e : w.entrySet()) {
+                if (e.getValue().getShape().dimension() != 2) continue;
+                NDArray view = e.getValue().reshape(e.getValue().getShape());
+                view.attach(viewManager);
+                views.put(e.getKey(), view);
+            }
+            // nothing may attach to the weights' manager after loading: a stray attachment fails loudly
+            manager.cap();
+            return new HookedTransformer(c, dir, manager, w, viewManager, views);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -417,8 +442,7 @@ public final class HookedTransformer implements AutoCloseable {
         }
         x = hook(HookPoint.FINAL_NORM, norm(x, Name.FINAL_NORM_W, Name.FINAL_NORM_B, -1), info, step);
         if (lastOnly && t > 1) x = x.get(new NDIndex(":, -1:, :"));
-        NDArray head = c.tiedEmbeddings() ? weight(Name.EMBED, -1) : weight(Name.LM_HEAD, -1);
-        return Linear.linear(x, head).singletonOrThrow();
+        return linear(x, c.tiedEmbeddings() ? key(Name.EMBED, -1) : key(Name.LM_HEAD, -1), null);
     }
 
     private NDArray norm(NDArray x, Name w, Name bias, int l) {
@@ -467,9 +491,9 @@ public final class HookedTransformer implements AutoCloseable {
     private NDArray attention(NDManager step, NDArray x, int l, NDArray[] rope, NDArray mask, KVCache cache, int slot, PassInfo info) {
         ModelConfig c = config;
         long b = x.getShape().get(0), t = x.getShape().get(1);
-        NDArray q = Linear.linear(x, weight(Name.Q_W, l), weight(Name.Q_B, l)).singletonOrThrow().reshape(b, t, c.numHeads(), c.headDim());
-        NDArray k = Linear.linear(x, weight(Name.K_W, l), weight(Name.K_B, l)).singletonOrThrow().reshape(b, t, c.numKvHeads(), c.headDim());
-        NDArray v = Linear.linear(x, weight(Name.V_W, l), weight(Name.V_B, l)).singletonOrThrow().reshape(b, t, c.numKvHeads(), c.headDim());
+        NDArray q = linear(x, Name.Q_W, Name.Q_B, l).reshape(b, t, c.numHeads(), c.headDim());
+        NDArray k = linear(x, Name.K_W, Name.K_B, l).reshape(b, t, c.numKvHeads(), c.headDim());
+        NDArray v = linear(x, Name.V_W, Name.V_B, l).reshape(b, t, c.numKvHeads(), c.headDim());
         if (c.family().qkNorm()) {
             q = rmsNorm(q, weight(Name.Q_NORM_W, l));
             k = rmsNorm(k, weight(Name.K_NORM_W, l));
@@ -500,20 +524,36 @@ public final class HookedTransformer implements AutoCloseable {
         NDArray probs = scores.softmax(-1);
         probs = hook(HookPoint.pattern(l), probs, info, step);
         NDArray out = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) c.qWidth());
-        return Linear.linear(out, weight(Name.O_W, l), weight(Name.O_B, l)).singletonOrThrow();
+        return linear(out, Name.O_W, Name.O_B, l);
+    }
+
+    private NDArray linear(NDArray x, Name weight, Name bias, int l) {
+        return linear(x, key(weight, l), bias == null ? null : weight(bias, l));
+    }
+
+    /** x [..., in] . W^T + bias, W [out, in] stored under {@code weightKey}; result [..., out] in x's manager. */
+    private NDArray linear(NDArray x, String weightKey, NDArray bias) {
+        Shape s = x.getShape();
+        long in = s.get(s.dimension() - 1), rows = s.size() / in;
+        NDArray view = views == null ? null : views.get(weightKey);
+        if (view == null || rows > FEW_ROWS) return Linear.linear(x, weights.get(weightKey), bias).singletonOrThrow();
+        NDArray yT = view.matMul(x.reshape(rows, in).transpose());
+        yT.attach(x.getManager());
+        NDArray y = yT.transpose().reshape(s.slice(0, s.dimension() - 1).add(yT.getShape().get(0)));
+        return bias == null ? y : y.add(bias);
     }
 
     private NDArray mlp(NDArray x, int l) {
         FamilySpec f = config.family();
-        NDArray up = Linear.linear(x, weight(Name.UP_W, l), weight(Name.UP_B, l)).singletonOrThrow();
+        NDArray up = linear(x, Name.UP_W, Name.UP_B, l);
         NDArray h;
         if (f.gatedMlp()) {
-            NDArray gate = Linear.linear(x, weight(Name.GATE_W, l), weight(Name.GATE_B, l)).singletonOrThrow();
+            NDArray gate = linear(x, Name.GATE_W, Name.GATE_B, l);
             h = activate(gate).mul(up);
         } else {
             h = activate(up);
         }
-        return Linear.linear(h, weight(Name.DOWN_W, l), weight(Name.DOWN_B, l)).singletonOrThrow();
+        return linear(h, Name.DOWN_W, Name.DOWN_B, l);
     }
 
     private NDArray activate(NDArray x) {
@@ -530,6 +570,7 @@ public final class HookedTransformer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (viewManager != null) viewManager.close();
         manager.close();
     }
 }

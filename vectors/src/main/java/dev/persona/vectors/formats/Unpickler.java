@@ -79,7 +79,7 @@ final class Unpickler {
                 case 0x94 -> memo.put(memo.size(), peek()); // MEMOIZE
                 case 'h' -> stack.add(memo.get(in.get() & 0xff));
                 case 'j' -> stack.add(memo.get(in.getInt()));
-                case 't' -> stack.add(nullSafe(popToMark()));
+                case 't' -> stack.add(frozen(popToMark()));
                 case 0x85 -> stack.add(tuple(1));
                 case 0x86 -> stack.add(tuple(2));
                 case 0x87 -> stack.add(tuple(3));
@@ -121,10 +121,11 @@ final class Unpickler {
     private List<Object> tuple(int n) {
         List<Object> t = new ArrayList<>();
         for (int i = 0; i < n; i++) t.add(0, pop());
-        return nullSafe(t);
+        return frozen(t);
     }
 
-    private static List<Object> nullSafe(List<Object> items) {
+    /** An unmodifiable copy that, unlike List.copyOf, keeps None (null) elements. */
+    private static List<Object> frozen(List<Object> items) {
         return java.util.Collections.unmodifiableList(new ArrayList<>(items));
     }
 
