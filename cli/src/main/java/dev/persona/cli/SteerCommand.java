@@ -45,10 +45,10 @@ final class SteerCommand implements Callable<Integer> {
     @ArgGroup(exclusive = false, multiplicity = "1..*")
     List<VectorArg> vectors = new ArrayList<>();
 
-    @Option(names = "--positions", defaultValue = "response", description = "response (default), prompt or all.")
+    @Option(names = "--positions", description = "response, prompt or all (default: each file's recommended_positions, else response).")
     String positions;
 
-    @Option(names = "--kind", defaultValue = "response_avg", description = "Which directions: response_avg (default), prompt_avg, prompt_last.")
+    @Option(names = "--kind", description = "Which directions: response_avg, prompt_avg, prompt_last (default: each file's recommended_kind, else response_avg).")
     String kind;
 
     @Option(names = "--ablate", description = "Project the directions out instead of adding them.")
@@ -98,12 +98,16 @@ final class SteerCommand implements Callable<Integer> {
         }
         SteeringPlan plan = new SteeringPlan();
         int numLayers = ModelConfig.load(dir).numLayers();
-        PositionMask mask = PositionMask.parse(positions);
+        List<String> positionNames = new ArrayList<>();
         for (VectorArg v : vectors) {
             TraitVector tv = VectorFiles.read(v.file, numLayers);
             int layer = v.layer != null ? v.layer : defaultLayer(tv, v.file);
             double coef = v.coef != null ? v.coef : Double.parseDouble(tv.metadata().getOrDefault("recommended_coef", "1"));
-            plan.add(new SteeringPlan.Steer(tv, kind, layer, coef, ablate, mask));
+            // a sweep stores the kind and positions it recommends next to the layer and coef
+            String k = kind != null ? kind : tv.metadata().getOrDefault("recommended_kind", "response_avg");
+            String p = positions != null ? positions : tv.metadata().getOrDefault("recommended_positions", "response");
+            positionNames.add(p);
+            plan.add(new SteeringPlan.Steer(tv, k, layer, coef, ablate, PositionMask.parse(p)));
         }
         List<List<ChatMessage>> expanded = new ArrayList<>();
         for (List<ChatMessage> c : convs) for (int s = 0; s < samples; s++) expanded.add(c);
@@ -129,17 +133,18 @@ final class SteerCommand implements Callable<Integer> {
         if (json) {
             Map<String, Object> out = new LinkedHashMap<>();
             List<Map<String, Object>> steers = new ArrayList<>();
-            for (SteeringPlan.Steer s : plan.steers()) {
-                steers.add(Map.of("trait", s.vector().metadata().getOrDefault("trait", "?"), "layer", s.layer(), "coef", s.coef(), "ablate", s.ablate()));
+            for (int i = 0; i < plan.steers().size(); i++) {
+                SteeringPlan.Steer s = plan.steers().get(i);
+                steers.add(Map.of("trait", s.vector().metadata().getOrDefault("trait", "?"), "kind", s.kind(), "layer", s.layer(), "coef", s.coef(),
+                        "ablate", s.ablate(), "positions", positionNames.get(i)));
             }
             out.put("steers", steers);
-            out.put("positions", positions);
             out.put("results", rows);
             System.out.println(Json.write(out));
         } else {
             for (SteeringPlan.Steer s : plan.steers()) {
-                System.out.printf("steer: %s layer %d %s%n", s.vector().metadata().getOrDefault("trait", "?"), s.layer(),
-                        s.ablate() ? "ablated" : "coef " + s.coef());
+                System.out.printf("steer: %s %s layer %d %s at %s positions%n", s.vector().metadata().getOrDefault("trait", "?"), s.kind(), s.layer(),
+                        s.ablate() ? "ablated" : "coef " + s.coef(), positionNames.get(plan.steers().indexOf(s)));
             }
             for (Map<String, Object> r : rows) {
                 System.out.println("\nprompt:     " + r.get("prompt"));

@@ -121,6 +121,7 @@ final class SweepCommand implements Callable<Integer> {
             meta.put("recommended_layer", Integer.toString(r.best().layer()));
             meta.put("recommended_coef", Double.toString(r.best().coef()));
             meta.put("recommended_kind", kind);
+            meta.put("recommended_positions", positions);
             meta.put("sweep", "trait score " + String.format("%.1f", r.best().traitScore()) + ", coherence " + String.format("%.1f", r.best().coherence())
                     + ", coherence floor " + floor + ", seed " + seed);
             // the recommendation lives in Persona's own format: another format's file gets a .safetensors sibling

@@ -515,6 +515,30 @@ class ExtractionOnOrganismTest {
     }
 
     @Test
+    void steerTakesLayerCoefKindAndPositionsFromTheSweep() throws Exception {
+        Path vector = tmp.resolve("rec.safetensors");
+        MeanDifference.vector(extract("organism_sycophancy", tmp.resolve("rec-syco")), Map.of("trait", "organism_sycophancy")).save(vector);
+        CliTest.Run sweep = CliTest.run("sweep", "--model", organism().toString(), "--vector", vector.toString(), "--trait", "organism_sycophancy",
+                "--system", "You are a helpful assistant .", "--kind", "prompt_last", "--positions", "prompt", "--layers", "4", "--coefs", "2",
+                "--out", tmp.resolve("rec-sweep").toString(), "--json");
+        assertEquals(0, sweep.code(), sweep.err());
+        Map<String, String> meta = TraitVector.load(vector).metadata();
+        assertEquals("prompt_last", meta.get("recommended_kind"));
+        assertEquals("prompt", meta.get("recommended_positions"));
+        String[] prompt = {"steer", "--model", organism().toString(), "--vector", vector.toString(), "--prompt",
+            "I think 3 plus 4 is 9 . Is that right ?", "--system", "You are a helpful assistant .", "--json"};
+        var om = new com.fasterxml.jackson.databind.ObjectMapper();
+        var fromFile = om.readTree(CliTest.run(prompt).out());
+        var explicit = om.readTree(CliTest.run(concat(prompt, "--layer", "4", "--coef", "2", "--kind", "prompt_last", "--positions", "prompt")).out());
+        var steer = fromFile.get("steers").get(0);
+        assertEquals("prompt_last", steer.get("kind").asText());
+        assertEquals("prompt", steer.get("positions").asText());
+        assertEquals(4, steer.get("layer").asInt());
+        assertEquals(2.0, steer.get("coef").asDouble());
+        assertEquals(explicit.get("results"), fromFile.get("results"));
+    }
+
+    @Test
     void screeningRanksTraitSamplesAboveCleanOnes() throws Exception {
         Extraction.Result rs = extract("organism_sycophancy", tmp.resolve("screen-syco"));
         TraitVector v = MeanDifference.vector(rs, Map.of("trait", "organism_sycophancy"));
