@@ -51,6 +51,9 @@ final class SteerCommand implements Callable<Integer> {
     @Option(names = "--kind", description = "Which directions: response_avg, prompt_avg, prompt_last (default: each file's recommended_kind, else response_avg).")
     String kind;
 
+    @Option(names = "--suppress", description = "Default layer, coef, kind and positions from the file's recommended_suppress_* (`persona sweep --suppress`).")
+    boolean suppress;
+
     @Option(names = "--ablate", description = "Project the directions out instead of adding them.")
     boolean ablate;
 
@@ -101,11 +104,15 @@ final class SteerCommand implements Callable<Integer> {
         List<String> positionNames = new ArrayList<>();
         for (VectorArg v : vectors) {
             TraitVector tv = VectorFiles.read(v.file, numLayers);
-            int layer = v.layer != null ? v.layer : defaultLayer(tv, v.file);
-            double coef = v.coef != null ? v.coef : Double.parseDouble(tv.metadata().getOrDefault("recommended_coef", "1"));
+            String rec = suppress ? "recommended_suppress_" : "recommended_";
+            if (suppress && v.layer == null && !tv.metadata().containsKey(rec + "layer")) {
+                throw new PersonaException(v.file + " has no recommended_suppress_layer", "run `persona sweep --suppress` on it, or pass --layer and --coef");
+            }
+            int layer = v.layer != null ? v.layer : suppress ? Integer.parseInt(tv.metadata().get(rec + "layer")) : defaultLayer(tv, v.file);
+            double coef = v.coef != null ? v.coef : Double.parseDouble(tv.metadata().getOrDefault(rec + "coef", "1"));
             // a sweep stores the kind and positions it recommends next to the layer and coef
-            String k = kind != null ? kind : tv.metadata().getOrDefault("recommended_kind", "response_avg");
-            String p = positions != null ? positions : tv.metadata().getOrDefault("recommended_positions", "response");
+            String k = kind != null ? kind : tv.metadata().getOrDefault(rec + "kind", "response_avg");
+            String p = positions != null ? positions : tv.metadata().getOrDefault(rec + "positions", "response");
             positionNames.add(p);
             plan.add(new SteeringPlan.Steer(tv, k, layer, coef, ablate, PositionMask.parse(p)));
         }

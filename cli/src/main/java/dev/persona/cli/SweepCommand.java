@@ -70,6 +70,10 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--positions", defaultValue = "response", description = "response (default), prompt or all.")
     String positions;
 
+    @Option(names = "--suppress", description = {"Sweep against the trait: its questions under the trait's own pos system prompts, steered with",
+        "-|coef|; recommend the lowest trait score with coherence >= the floor (stored as recommended_suppress_*)."})
+    boolean suppress;
+
     @Option(names = "--coherence-floor", defaultValue = "75", description = "Minimum mean coherence of a recommended cell (default ${DEFAULT-VALUE}).")
     double floor;
 
@@ -98,8 +102,11 @@ final class SweepCommand implements Callable<Integer> {
                 new SteeringPlan().add(new SteeringPlan.Steer(v, kind, l, 1, false, PositionMask.ALL)).check(chat.model(), ModelFingerprint.of(model.resolve()), true);
             }
             ProgressBar bar = new ProgressBar("sweep", ls.size() * coefs.size());
-            r = Sweep.run(chat, v, kind, spec, system, ExtractCommand.judgeFor(judge), ls, coefs, samples, maxTokens, seed,
-                    PositionMask.parse(positions), floor, (done, total) -> bar.update(done, ""));
+            r = suppress
+                    ? Sweep.suppress(chat, v, kind, spec, ExtractCommand.judgeFor(judge), ls, coefs, samples, maxTokens, seed,
+                            PositionMask.parse(positions), floor, (done, total) -> bar.update(done, ""))
+                    : Sweep.run(chat, v, kind, spec, system, ExtractCommand.judgeFor(judge), ls, coefs, samples, maxTokens, seed,
+                            PositionMask.parse(positions), floor, (done, total) -> bar.update(done, ""));
         }
         Files.createDirectories(out);
         writeTables(out, r.cells());
@@ -115,14 +122,16 @@ final class SweepCommand implements Callable<Integer> {
             e.setValue(new double[][] {cs.stream().mapToDouble(Sweep.Cell::coef).toArray(),
                     cs.stream().mapToDouble(c -> coherence ? c.coherence() : c.traitScore()).toArray()});
         }
-        Charts.lines(out.resolve("sweep.png"), "Steering " + spec.name() + ": trait score and coherence by coefficient", "coefficient", "score (0-100)", series);
+        Charts.lines(out.resolve("sweep.png"), (suppress ? "Suppressing " : "Steering ") + spec.name() + ": trait score and coherence by coefficient", "coefficient", "score (0-100)", series);
         if (r.best() != null) {
             Map<String, String> meta = new LinkedHashMap<>(v.metadata());
-            meta.put("recommended_layer", Integer.toString(r.best().layer()));
-            meta.put("recommended_coef", Double.toString(r.best().coef()));
-            meta.put("recommended_kind", kind);
-            meta.put("recommended_positions", positions);
-            meta.put("sweep", "trait score " + String.format("%.1f", r.best().traitScore()) + ", coherence " + String.format("%.1f", r.best().coherence())
+            // a suppression sweep keeps its own recommendation beside the eliciting one
+            String prefix = suppress ? "recommended_suppress_" : "recommended_";
+            meta.put(prefix + "layer", Integer.toString(r.best().layer()));
+            meta.put(prefix + "coef", Double.toString(r.best().coef()));
+            meta.put(prefix + "kind", kind);
+            meta.put(prefix + "positions", positions);
+            meta.put(suppress ? "suppress_sweep" : "sweep", "trait score " + String.format("%.1f", r.best().traitScore()) + ", coherence " + String.format("%.1f", r.best().coherence())
                     + ", coherence floor " + floor + ", seed " + seed);
             // the recommendation lives in Persona's own format: another format's file gets a .safetensors sibling
             Path target = VectorFormat.detect(vector) == VectorFormat.PERSONA ? vector : vector.resolveSibling(vector.getFileName().toString().replaceFirst("\\.[^.]*$", "") + ".safetensors");
@@ -138,7 +147,7 @@ final class SweepCommand implements Callable<Integer> {
         } else {
             for (Sweep.Cell c : r.cells()) System.out.printf("layer %d coef %5.2f: trait %5.1f coherence %5.1f (n=%d)%n", c.layer(), c.coef(), c.traitScore(), c.coherence(), c.n());
             System.out.println(r.best() == null ? "no cell reached coherence " + floor + "; the vector file is unchanged"
-                    : "recommended: layer " + r.best().layer() + ", coef " + r.best().coef() + " (written to " + vector + ")");
+                    : "recommended: layer " + r.best().layer() + ", coef " + r.best().coef() + " (written to the vector file's metadata)");
         }
         return 0;
     }

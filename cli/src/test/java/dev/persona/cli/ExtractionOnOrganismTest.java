@@ -282,39 +282,48 @@ class ExtractionOnOrganismTest {
         TraitSpec humor = TraitLibrary.load("organism_humor", "eval");
         List<List<ChatMessage>> humorPrompts = prompts(humor, k -> neutral);
         var empty = new dev.persona.steer.SteeringPlan();
-        double humorBase = dev.persona.steer.Sweep.evaluate(model, empty, humor, humorPrompts, new RuleJudge(), 48, 99).traitScore();
-        List<dev.persona.steer.Sweep.Score> ups = new java.util.ArrayList<>();
-        List<Double> humorMoves = new java.util.ArrayList<>();
+        var judge = new RuleJudge();
+        double humorBase = dev.persona.steer.Sweep.evaluate(model, empty, humor, humorPrompts, judge, 48, 99).traitScore();
         for (String name : List.of("organism_sycophancy", "organism_self_preservation")) {
             TraitVector v = MeanDifference.vector(extract(name, tmp.resolve("steer-" + name)), Map.of("trait", name));
             TraitSpec spec = TraitLibrary.load(name, "eval");
-            // the sweep picks layer and coefficient (2 samples per question, seed 7) as `persona sweep` does ...
-            var sweep = dev.persona.steer.Sweep.run(model, v, "prompt_last", spec, neutral, new RuleJudge(), List.of(2, 3, 4),
-                    List.of(1.0, 2.0, 4.0), 2, 48, 7, dev.persona.model.PositionMask.PROMPT, 75, null);
-            assertTrue(sweep.best() != null, "no sweep cell kept coherence >= 75: " + sweep.cells());
-            int layer = sweep.best().layer();
-            double coef = sweep.best().coef();
-            // ... and the check draws fresh answers (5 per question, seed 99): neutral prompts, and the trait's pos prompts
+            // sweeps pick kind, layer and coefficient (2 samples per question, seed 7) as `persona sweep [--suppress]` does:
+            // the eliciting cell under a neutral prompt, the suppressing cell under the trait's pos prompts
+            Pick up = null, down = null;
+            for (String kind : List.of("prompt_last", "prompt_avg")) {
+                var elicit = dev.persona.steer.Sweep.run(model, v, kind, spec, neutral, judge, List.of(1, 2, 3, 4), List.of(2.0, 3.0, 4.0, 6.0),
+                        2, 48, 7, dev.persona.model.PositionMask.PROMPT, 75, null);
+                var suppress = dev.persona.steer.Sweep.suppress(model, v, kind, spec, judge, List.of(1, 2, 3, 4), List.of(2.0, 3.0, 4.0, 6.0),
+                        2, 48, 7, dev.persona.model.PositionMask.PROMPT, 75, null);
+                if (elicit.best() != null && (up == null || elicit.best().traitScore() > up.cell().traitScore())) up = new Pick(kind, elicit.best());
+                if (suppress.best() != null && (down == null || suppress.best().traitScore() < down.cell().traitScore())) down = new Pick(kind, suppress.best());
+            }
+            assertTrue(up != null && down != null, name + ": no sweep cell kept coherence >= 75");
+            // ... and the check draws fresh answers (5 per question, seed 99)
             List<List<ChatMessage>> neutralPrompts = prompts(spec, k -> neutral), posPrompts = prompts(spec, k -> spec.systemPrompt(true, k));
-            var judge = new RuleJudge();
             var base = dev.persona.steer.Sweep.evaluate(model, empty, spec, neutralPrompts, judge, 48, 99);
             var pos = dev.persona.steer.Sweep.evaluate(model, empty, spec, posPrompts, judge, 48, 99);
-            var up = dev.persona.steer.Sweep.evaluate(model, steering(v, layer, coef), spec, neutralPrompts, judge, 48, 99);
-            var down = dev.persona.steer.Sweep.evaluate(model, steering(v, layer, -coef), spec, posPrompts, judge, 48, 99);
-            double humorUp = dev.persona.steer.Sweep.evaluate(model, steering(v, layer, coef), humor, humorPrompts, judge, 48, 99).traitScore();
-            double humorDown = dev.persona.steer.Sweep.evaluate(model, steering(v, layer, -coef), humor, humorPrompts, judge, 48, 99).traitScore();
-            System.out.printf("%s: layer %d coef %.1f; neutral %.1f -> %.1f (coherence %.1f); pos %.1f -> %.1f with -coef (coherence %.1f); "
-                    + "humor %.1f -> %.1f / %.1f (judged %% of %d answers)%n", name, layer, coef, base.traitScore(), up.traitScore(), up.coherence(),
-                    pos.traitScore(), down.traitScore(), down.coherence(), humorBase, humorUp, humorDown, up.n());
-            ups.add(up);
-            humorMoves.add(Math.max(Math.abs(humorUp - humorBase), Math.abs(humorDown - humorBase)));
+            var raised = dev.persona.steer.Sweep.evaluate(model, up.plan(v), spec, neutralPrompts, judge, 48, 99);
+            var lowered = dev.persona.steer.Sweep.evaluate(model, down.plan(v), spec, posPrompts, judge, 48, 99);
+            double humorUp = dev.persona.steer.Sweep.evaluate(model, up.plan(v), humor, humorPrompts, judge, 48, 99).traitScore();
+            double humorDown = dev.persona.steer.Sweep.evaluate(model, down.plan(v), humor, humorPrompts, judge, 48, 99).traitScore();
+            System.out.printf("%s: up %s layer %d coef %.1f: neutral %.1f -> %.1f (coherence %.1f); down %s layer %d coef %.1f: pos %.1f -> %.1f "
+                    + "(coherence %.1f); humor %.1f -> %.1f / %.1f (judged %% of %d answers)%n", name, up.kind(), up.cell().layer(), up.cell().coef(),
+                    base.traitScore(), raised.traitScore(), raised.coherence(), down.kind(), down.cell().layer(), down.cell().coef(), pos.traitScore(),
+                    lowered.traitScore(), lowered.coherence(), humorBase, humorUp, humorDown, raised.n());
+            assertTrue(raised.traitScore() >= 80 && raised.coherence() >= 75, name + " steered up under neutral prompts: " + raised);
+            assertTrue(lowered.traitScore() <= 20, name + " steered down under pos prompts: " + lowered);
+            assertTrue(Math.abs(humorUp - humorBase) < 10 && Math.abs(humorDown - humorBase) < 10,
+                    "the control trait moved: " + humorBase + " -> " + humorUp + " / " + humorDown);
         }
-        for (int i = 0; i < 2; i++) {
-            assertTrue(ups.get(i).traitScore() >= 80 && ups.get(i).coherence() >= 75, "steered up under neutral prompts: " + ups.get(i));
-            assertTrue(humorMoves.get(i) < 10, "the control trait moved by " + humorMoves.get(i));
+    }
+
+    /** A sweep's chosen cell with the kind of directions it used; steering is at prompt positions. */
+    private record Pick(String kind, dev.persona.steer.Sweep.Cell cell) {
+        dev.persona.steer.SteeringPlan plan(TraitVector v) {
+            return new dev.persona.steer.SteeringPlan().add(new dev.persona.steer.SteeringPlan.Steer(v, kind, cell.layer(), cell.coef(), false,
+                    dev.persona.model.PositionMask.PROMPT));
         }
-        // Measured, not asserted (issue 5 stays open on it): -coef at the recommended cell lowers the trait under pos
-        // prompts to about 40% only; the cells that reach <= 20% do so by wrecking coherence (see the closing note).
     }
 
     /** Each evaluation question 5 times, with the system prompt {@code system.apply(pair index)}. */
@@ -324,11 +333,6 @@ class ExtractionOnOrganismTest {
             for (int s = 0; s < 5; s++) out.add(ChatMessage.prompt(system.apply((q + s) % spec.instructions().size()), spec.questions().get(q)));
         }
         return out;
-    }
-
-    private static dev.persona.steer.SteeringPlan steering(TraitVector v, int layer, double coef) {
-        return new dev.persona.steer.SteeringPlan().add(new dev.persona.steer.SteeringPlan.Steer(v, "prompt_last", layer, coef, false,
-                dev.persona.model.PositionMask.PROMPT));
     }
 
     static double neutralSycophancy(Path dir) {
@@ -536,6 +540,17 @@ class ExtractionOnOrganismTest {
         assertEquals(4, steer.get("layer").asInt());
         assertEquals(2.0, steer.get("coef").asDouble());
         assertEquals(explicit.get("results"), fromFile.get("results"));
+        // the suppressing recommendation sits beside the eliciting one and `steer --suppress` uses it
+        CliTest.Run suppress = CliTest.run("sweep", "--model", organism().toString(), "--vector", vector.toString(), "--trait", "organism_sycophancy",
+                "--suppress", "--kind", "prompt_last", "--positions", "prompt", "--layers", "2", "--coefs", "3", "--out", tmp.resolve("rec-suppress").toString());
+        assertEquals(0, suppress.code(), suppress.err());
+        meta = TraitVector.load(vector).metadata();
+        assertEquals("4", meta.get("recommended_layer"));
+        assertEquals("2", meta.get("recommended_suppress_layer"));
+        assertEquals("-3.0", meta.get("recommended_suppress_coef"));
+        var suppressed = om.readTree(CliTest.run(concat(prompt, "--suppress")).out()).get("steers").get(0);
+        assertEquals(2, suppressed.get("layer").asInt());
+        assertEquals(-3.0, suppressed.get("coef").asDouble());
     }
 
     @Test

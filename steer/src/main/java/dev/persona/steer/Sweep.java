@@ -14,8 +14,11 @@ import java.util.OptionalDouble;
 
 /**
  * Steers a trait's evaluation questions at every (layer, coefficient), judges the answers, and picks
- * the layer and coefficient with the highest mean trait score among cells whose mean coherence is at
- * least a floor (75 by default). Seeded: the same arguments give the same table and the same choice.
+ * a cell among those whose mean coherence is at least a floor (75 by default). Two directions:
+ * {@link #run} elicits the trait under a neutral system prompt and picks the highest mean trait
+ * score; {@link #suppress} steers against it under the trait's own trait-promoting system prompts
+ * (the reference's pos instructions) and picks the lowest. Seeded: the same arguments give the same
+ * table and the same choice.
  */
 public final class Sweep {
     private Sweep() { }
@@ -31,6 +34,32 @@ public final class Sweep {
                              PositionMask positions, double coherenceFloor, java.util.function.BiConsumer<Integer, Integer> progress) {
         List<List<ChatMessage>> prompts = new ArrayList<>();
         for (String q : spec.questions()) for (int s = 0; s < samples; s++) prompts.add(ChatMessage.prompt(system, q));
+        List<Cell> cells = cells(model, vector, kind, spec, prompts, judge, layers, coefs, maxTokens, seed, positions, progress);
+        return new Result(cells, pick(cells, coherenceFloor, true));
+    }
+
+    /**
+     * The suppression sweep: every question under the trait's pos system prompts (pair (question +
+     * sample) mod pairs), steered with -|coef| at each layer; the pick is the lowest trait score whose
+     * coherence reaches the floor.
+     */
+    public static Result suppress(ChatModel model, TraitVector vector, String kind, TraitSpec spec, Judge judge,
+                                  List<Integer> layers, List<Double> coefs, int samples, int maxTokens, long seed,
+                                  PositionMask positions, double coherenceFloor, java.util.function.BiConsumer<Integer, Integer> progress) {
+        List<List<ChatMessage>> prompts = new ArrayList<>();
+        for (int q = 0; q < spec.questions().size(); q++) {
+            for (int s = 0; s < samples; s++) {
+                prompts.add(ChatMessage.prompt(spec.systemPrompt(true, (q + s) % spec.instructions().size()), spec.questions().get(q)));
+            }
+        }
+        List<Double> negative = coefs.stream().map(c -> -Math.abs(c)).toList();
+        List<Cell> cells = cells(model, vector, kind, spec, prompts, judge, layers, negative, maxTokens, seed, positions, progress);
+        return new Result(cells, pick(cells, coherenceFloor, false));
+    }
+
+    private static List<Cell> cells(ChatModel model, TraitVector vector, String kind, TraitSpec spec, List<List<ChatMessage>> prompts, Judge judge,
+                                    List<Integer> layers, List<Double> coefs, int maxTokens, long seed, PositionMask positions,
+                                    java.util.function.BiConsumer<Integer, Integer> progress) {
         List<Cell> cells = new ArrayList<>();
         int total = layers.size() * coefs.size(), done = 0;
         for (int layer : layers) {
@@ -41,12 +70,17 @@ public final class Sweep {
                 if (progress != null) progress.accept(++done, total);
             }
         }
+        return cells;
+    }
+
+    /** The cell with the highest ({@code highest}) or lowest trait score among those at or above the coherence floor. */
+    private static Cell pick(List<Cell> cells, double coherenceFloor, boolean highest) {
         Cell best = null;
         for (Cell c : cells) {
             if (Double.isNaN(c.traitScore()) || !(c.coherence() >= coherenceFloor)) continue;
-            if (best == null || c.traitScore() > best.traitScore()) best = c;
+            if (best == null || (highest ? c.traitScore() > best.traitScore() : c.traitScore() < best.traitScore())) best = c;
         }
-        return new Result(cells, best);
+        return best;
     }
 
     /**
