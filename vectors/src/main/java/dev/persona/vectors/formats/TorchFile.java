@@ -52,6 +52,10 @@ public final class TorchFile {
                         "save the vector itself: torch.save(vector_tensor, path)");
             }
             return out;
+        } catch (ClassCastException | IndexOutOfBoundsException | java.nio.BufferUnderflowException | NullPointerException e) {
+            // a pickle this reader does not understand (or a damaged one) is an input error, not a crash
+            throw new PersonaException(file + ": data.pkl is not the pickle torch.save writes for tensors (" + e + ")",
+                    "save the vector itself as float32: torch.save(v.float().contiguous(), path)", e);
         } catch (java.util.zip.ZipException e) {
             throw new PersonaException(file + " is not a zip archive: a legacy (pre-1.6) torch.save file or not a .pt at all",
                     "re-save it with a current torch: torch.save(torch.load(path), path)", e);

@@ -190,6 +190,10 @@ public final class VectorFiles {
                 rows.add(r);
             }
         }
+        if (rows.isEmpty()) {
+            throw new PersonaException("the vector's " + kind + " directions are zero in every row " + format.id() + " can hold (" + firstExpressible + ".." + (all.length - 1) + ")",
+                    "check the input with `persona vector info`, or pick another --kind");
+        }
         float[][] scaled = select(all, rows, o.coef());
         Files.createDirectories(file.toAbsolutePath().getParent());
         switch (format) {

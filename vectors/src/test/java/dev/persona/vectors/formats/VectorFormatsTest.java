@@ -172,6 +172,15 @@ class VectorFormatsTest {
                 () -> VectorFiles.write(random(1), tmp.resolve("x.gguf"), VectorFormat.LLAMA_CPP, new VectorFiles.WriteOptions(null, VectorFiles.parseRows("1"), 1))).getMessage();
         assertTrue(m.contains("direction.0"), m);
 
+        Path damaged = tmp.resolve("damaged.pt");
+        try (var zip = new java.util.zip.ZipOutputStream(Files.newOutputStream(damaged))) {
+            zip.putNextEntry(new java.util.zip.ZipEntry("damaged/data.pkl"));
+            zip.write(new byte[] {(byte) 0x80, 2, 't', 'R', '.'}); // a tuple and a call with nothing on the stack
+            zip.closeEntry();
+        }
+        m = assertThrows(PersonaException.class, () -> VectorFiles.read(damaged)).getMessage();
+        assertTrue(m.contains("damaged.pt") && m.contains("data.pkl"), m);
+
         Path notAVector = tmp.resolve("notes.txt");
         Files.writeString(notAVector, "hello");
         m = assertThrows(PersonaException.class, () -> VectorFiles.read(notAVector)).getMessage();
