@@ -49,7 +49,8 @@ public final class LoraAdapter implements TensorSource, AutoCloseable {
 
     /**
      * The base model an adapter was trained on: adapter_config.json's base_model_name_or_path as an
-     * absolute path, relative to the adapter directory, or relative to the working directory.
+     * absolute path or relative to the working directory, the adapter directory, or its parent (the
+     * first that holds a config.json).
      */
     public static Path baseOf(Path adapterDir) {
         JsonNode cfg = readConfig(adapterDir);
