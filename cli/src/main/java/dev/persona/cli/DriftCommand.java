@@ -92,6 +92,10 @@ final class DriftCommand implements Callable<Integer> {
             if (Files.isRegularFile(run.resolve("model.safetensors")) || LoraAdapter.isAdapter(run)) ckpts.add(run);
         }
         if (ckpts.isEmpty()) throw new PersonaException("no checkpoints given", "pass --checkpoints DIR... or --run DIR");
+        if (LoraAdapter.isAdapter(base) && ckpts.stream().anyMatch(LoraAdapter::isAdapter)) {
+            throw new PersonaException("--base " + base + " is itself a LoRA adapter, and adapter checkpoints are merged onto --base (stacked adapters are not merged)",
+                    "merge the base adapter with PEFT's merge_and_unload(), save it, and pass that directory as --base");
+        }
         List<TraitVector> vs = new ArrayList<>();
         int numLayers = ModelConfig.load(LoraAdapter.isAdapter(base) ? LoraAdapter.baseOf(base) : base).numLayers();
         for (Path p : vectors) vs.add(VectorFiles.read(p, numLayers));
