@@ -21,8 +21,9 @@ import sys
 
 import torch
 import transformers
-from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, MistralConfig,
-                          MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
+from transformers import (Gemma2Config, Gemma2ForCausalLM, GemmaConfig, GemmaForCausalLM, GPT2Config, GPT2LMHeadModel,
+                          LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
+                          Qwen3Config, Qwen3ForCausalLM)
 
 VOCAB = 96
 
@@ -44,6 +45,14 @@ def families():
     yield "qwen3", Qwen3ForCausalLM, Qwen3Config(**q3, head_dim=16, tie_word_embeddings=False, rope_theta=1e6)
     yield "gpt2", GPT2LMHeadModel, GPT2Config(vocab_size=VOCAB, n_embd=48, n_layer=3, n_head=6, n_positions=128,
                                                activation_function="gelu_new", bos_token_id=1, eos_token_id=2)
+    # Gemma: zero-centred norm weights (x (1 + w)), embeddings scaled by sqrt(d), explicit head_dim
+    gemma = dict(common, head_dim=16, pad_token_id=0, hidden_activation="gelu_pytorch_tanh")
+    yield "gemma", GemmaForCausalLM, GemmaConfig(**gemma, rope_theta=10000.0)
+    # Gemma 2: sandwich norms, query_pre_attn_scalar, small soft-caps and a 4-slot sliding window so
+    # that each one changes these tiny models' outputs (sliding on layers 0 and 2)
+    yield "gemma2", Gemma2ForCausalLM, Gemma2Config(**gemma, rope_theta=10000.0, query_pre_attn_scalar=24,
+                                                    attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
+                                                    sliding_window=4)
 
 
 def sequences():
@@ -62,6 +71,10 @@ def main(out_dir):
     made = {}
     for index, (name, cls, config) in enumerate(families()):
         torch.manual_seed(1000 + index)
+        if name == "gemma2":
+            # the eager path is Gemma 2's reference: transformers' sdpa path drops attn_logit_softcapping
+            # (measured here: 1.4e-3 apart with a cap of 2)
+            config._attn_implementation = "eager"
         model = cls(config).eval()
         # random init leaves norms at 1 and biases at 0: perturb every parameter so each feature matters
         with torch.no_grad():

@@ -13,6 +13,9 @@ package dev.persona.model;
  * @param outBias     the attention output projection carries a bias
  * @param mlpBias     MLP projections carry biases
  * @param qkNorm      RMSNorm over head_dim on queries and keys before rotary (Qwen3)
+ * @param normOffset  RMSNorm multiplies by (normOffset + weight): 0, or 1 for Gemma's zero-centred weights
+ * @param embedScale  token embeddings are multiplied by sqrt(d_model) (Gemma)
+ * @param sandwichNorms attention and MLP outputs pass through their own RMSNorm before the residual add (Gemma 2)
  * @param layout      how canonical weight names map to the checkpoint's tensor names
  */
 public record FamilySpec(
@@ -25,6 +28,9 @@ public record FamilySpec(
         boolean outBias,
         boolean mlpBias,
         boolean qkNorm,
+        double normOffset,
+        boolean embedScale,
+        boolean sandwichNorms,
         WeightLayout layout) {
 
     /** Normalisation layer kind. */

@@ -176,8 +176,18 @@ public final class HookedTransformer implements AutoCloseable {
 
     private static void loadNorm(Map<String, NDArray> w, NDManager m, TensorSource ckpt, WeightLayout layout, Name weight, Name bias, int l, ModelConfig c) {
         int d = c.dModel();
-        put(w, m, key(weight, l), ckpt, layout.tensor(weight, l), d);
+        putNorm(w, m, ckpt, layout, weight, l, c, d);
         if (c.family().norm() == FamilySpec.NormKind.LAYER) put(w, m, key(bias, l), ckpt, layout.tensor(bias, l), d);
+    }
+
+    /**
+     * An RMSNorm weight, stored as (normOffset + w) so that the forward pass multiplies by it directly
+     * (Gemma keeps zero-centred weights and multiplies by 1 + w); {@link #save} takes the offset back off.
+     */
+    private static void putNorm(Map<String, NDArray> w, NDManager m, TensorSource ckpt, WeightLayout layout, Name weight, int l, ModelConfig c, long size) {
+        put(w, m, key(weight, l), ckpt, layout.tensor(weight, l), size);
+        double offset = c.family().normOffset();
+        if (offset != 0 && c.family().norm() == FamilySpec.NormKind.RMS) w.get(key(weight, l)).addi((float) offset);
     }
 
     private static void loadBlock(Map<String, NDArray> w, NDManager m, TensorSource ckpt, WeightLayout layout, int l, ModelConfig c) {
@@ -203,8 +213,12 @@ public final class HookedTransformer implements AutoCloseable {
         }
         linear(w, m, ckpt, layout, Name.O_W, f.outBias() ? Name.O_B : null, l, d, c.qWidth());
         if (f.qkNorm()) {
-            put(w, m, key(Name.Q_NORM_W, l), ckpt, layout.tensor(Name.Q_NORM_W, l), c.headDim());
-            put(w, m, key(Name.K_NORM_W, l), ckpt, layout.tensor(Name.K_NORM_W, l), c.headDim());
+            putNorm(w, m, ckpt, layout, Name.Q_NORM_W, l, c, c.headDim());
+            putNorm(w, m, ckpt, layout, Name.K_NORM_W, l, c, c.headDim());
+        }
+        if (f.sandwichNorms()) {
+            putNorm(w, m, ckpt, layout, Name.POST_ATTN_NORM_W, l, c, d);
+            putNorm(w, m, ckpt, layout, Name.POST_MLP_NORM_W, l, c, d);
         }
         if (f.gatedMlp()) linear(w, m, ckpt, layout, Name.GATE_W, f.mlpBias() ? Name.GATE_B : null, l, c.dFF(), d);
         linear(w, m, ckpt, layout, Name.UP_W, f.mlpBias() ? Name.UP_B : null, l, c.dFF(), d);
@@ -251,7 +265,7 @@ public final class HookedTransformer implements AutoCloseable {
         WeightLayout layout = config.family().layout();
         if (layout.fusedQkv(0) != null) {
             throw new PersonaException("saving " + config.family().modelType() + " models is not supported (fused q/k/v weights)",
-                    "save llama, mistral, qwen2 or qwen3 models");
+                    "save llama, mistral, qwen2, qwen3, gemma or gemma2 models");
         }
         java.nio.file.Files.createDirectories(out);
         dev.persona.model.io.SafetensorsWriter writer = new dev.persona.model.io.SafetensorsWriter().meta("format", "pt");
@@ -259,7 +273,10 @@ public final class HookedTransformer implements AutoCloseable {
             String[] parts = e.getKey().split("@");
             Name name = Name.valueOf(parts[0]);
             int layer = parts.length > 1 ? Integer.parseInt(parts[1]) : -1;
-            writer.add(layout.tensor(name, layer), e.getValue().toFloatArray(), e.getValue().getShape().getShape());
+            float[] values = e.getValue().toFloatArray();
+            double offset = config.family().norm() == FamilySpec.NormKind.RMS && name.isNormWeight() ? config.family().normOffset() : 0;
+            for (int i = 0; offset != 0 && i < values.length; i++) values[i] -= (float) offset;
+            writer.add(layout.tensor(name, layer), values, e.getValue().getShape().getShape());
         }
         writer.write(out.resolve("model.safetensors"));
         for (String f : new String[] {"config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
@@ -415,6 +432,8 @@ public final class HookedTransformer implements AutoCloseable {
 
         // token embeddings (+ learned positions)
         NDArray x = Embedding.embedding(ids, weight(Name.EMBED, -1), SparseFormat.DENSE).singletonOrThrow();
+        // Gemma scales embeddings by sqrt(d_model) (as a float32 constant) before anything reads them
+        if (f.embedScale()) x = x.mul((float) Math.sqrt(c.dModel()));
         x = hook(HookPoint.EMBED, x, info, step);
         if (f.positions() == FamilySpec.PositionKind.LEARNED) {
             NDArray p = Embedding.embedding(positions, weight(Name.POS_EMBED, -1), SparseFormat.DENSE).singletonOrThrow();
@@ -423,7 +442,9 @@ public final class HookedTransformer implements AutoCloseable {
         }
 
         NDArray[] rope = f.positions() == FamilySpec.PositionKind.ROTARY ? rotaryTables(step, positions) : null;
-        NDArray mask = attentionMask(step, info, keyValid, slot, t);
+        NDArray mask = attentionMask(step, info, keyValid, slot, t, 0);
+        ModelConfig.Attention shape = c.attention();
+        NDArray slidingMask = shape.slidingWindow() > 0 ? attentionMask(step, info, keyValid, slot, t, shape.slidingWindow()) : null;
         for (int l = 0; l < c.numLayers(); l++) {
             // each block's temporaries live in a manager of their own, freed when the block ends, so a
             // pass holds one block's intermediates at a time rather than all of them (results attach to
@@ -431,10 +452,14 @@ public final class HookedTransformer implements AutoCloseable {
             try (NDManager block = step.newSubManager()) {
                 x.attach(block);
                 x = hook(HookPoint.residPre(l), x, info, block);
-                NDArray attn = attention(block, norm(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, rope, mask, cache, slot, info);
+                NDArray attn = attention(block, norm(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, rope,
+                        shape.sliding(l) ? slidingMask : mask, cache, slot, info);
+                // Gemma 2 normalises each sublayer's output before the residual add; the hook sees what is added
+                if (f.sandwichNorms()) attn = norm(attn, Name.POST_ATTN_NORM_W, null, l);
                 attn = hook(HookPoint.attnOut(l), attn, info, block);
                 x = hook(HookPoint.residMid(l), x.add(attn), info, block);
                 NDArray mlp = mlp(norm(x, Name.MLP_NORM_W, Name.MLP_NORM_B, l), l);
+                if (f.sandwichNorms()) mlp = norm(mlp, Name.POST_MLP_NORM_W, null, l);
                 mlp = hook(HookPoint.mlpOut(l), mlp, info, block);
                 x = hook(HookPoint.residPost(l), x.add(mlp), info, block);
                 x.attach(step);
@@ -442,7 +467,13 @@ public final class HookedTransformer implements AutoCloseable {
         }
         x = hook(HookPoint.FINAL_NORM, norm(x, Name.FINAL_NORM_W, Name.FINAL_NORM_B, -1), info, step);
         if (lastOnly && t > 1) x = x.get(new NDIndex(":, -1:, :"));
-        return linear(x, c.tiedEmbeddings() ? key(Name.EMBED, -1) : key(Name.LM_HEAD, -1), null);
+        NDArray logits = linear(x, c.tiedEmbeddings() ? key(Name.EMBED, -1) : key(Name.LM_HEAD, -1), null);
+        return shape.logitSoftcap() > 0 ? softcap(logits, shape.logitSoftcap()) : logits;
+    }
+
+    /** cap * tanh(x / cap): Gemma 2's soft bound on attention scores and output logits. */
+    private static NDArray softcap(NDArray x, double cap) {
+        return x.div((float) cap).tanh().mul((float) cap);
     }
 
     private NDArray norm(NDArray x, Name w, Name bias, int l) {
@@ -472,8 +503,12 @@ public final class HookedTransformer implements AutoCloseable {
         return x.mul(rope[0]).add(rotated.mul(rope[1]));
     }
 
-    /** Additive mask [batch, 1, pos, keys]: causal over slots, padding hidden. */
-    private static NDArray attentionMask(NDManager step, PassInfo info, boolean[][] keyValid, int slot, int t) {
+    /**
+     * Additive mask [batch, 1, pos, keys]: causal over slots, padding hidden, and with a sliding
+     * {@code window} > 0 every key more than window - 1 slots behind the query hidden too (as
+     * transformers counts it, in cache slots).
+     */
+    private static NDArray attentionMask(NDManager step, PassInfo info, boolean[][] keyValid, int slot, int t, int window) {
         int b = info.valid.length;
         int s = slot + t;
         float[] m = new float[b * t * s];
@@ -481,7 +516,8 @@ public final class HookedTransformer implements AutoCloseable {
             for (int q = 0; q < t; q++) {
                 int base = (i * t + q) * s;
                 for (int k = 0; k < s; k++) {
-                    m[base + k] = k <= slot + q && keyValid[i][k] ? 0f : MASKED;
+                    boolean visible = k <= slot + q && keyValid[i][k] && (window <= 0 || k > slot + q - window);
+                    m[base + k] = visible ? 0f : MASKED;
                 }
             }
         }
@@ -520,7 +556,9 @@ public final class HookedTransformer implements AutoCloseable {
             k = k.repeat(1, group);
             v = v.repeat(1, group);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(c.headDim()))).add(mask);
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul((float) c.attention().scale());
+        if (c.attention().scoreSoftcap() > 0) scores = softcap(scores, c.attention().scoreSoftcap());
+        scores = scores.add(mask);
         NDArray probs = scores.softmax(-1);
         probs = hook(HookPoint.pattern(l), probs, info, step);
         NDArray out = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) c.qWidth());

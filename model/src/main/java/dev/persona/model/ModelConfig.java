@@ -29,11 +29,28 @@ import java.util.TreeMap;
  * @param bosId       beginning-of-sequence id or -1
  * @param eosIds      end-of-sequence ids (may be empty)
  * @param torchDtype  config.json's torch_dtype (informational)
+ * @param attention   score scaling, soft-capping and sliding windows (Gemma's; plain for the others)
  */
 public record ModelConfig(
         FamilySpec family, int dModel, int numLayers, int numHeads, int numKvHeads, int headDim, int dFF,
         int vocabSize, double normEps, double ropeTheta, RopeScaling ropeScaling, int maxPositions,
-        boolean tiedEmbeddings, int bosId, List<Integer> eosIds, String torchDtype) {
+        boolean tiedEmbeddings, int bosId, List<Integer> eosIds, String torchDtype, Attention attention) {
+
+    /**
+     * How attention scores and logits are shaped beyond the plain transformer.
+     *
+     * @param scale         multiplier of q . k (1/sqrt(head_dim) unless query_pre_attn_scalar says otherwise)
+     * @param scoreSoftcap  scores become cap * tanh(scores / cap) before the mask; 0 = none
+     * @param logitSoftcap  output logits become cap * tanh(logits / cap); 0 = none
+     * @param slidingWindow keys further back than this many slots are hidden on sliding layers; 0 = none
+     * @param slidingLayers which layers use the sliding window (empty = none)
+     */
+    public record Attention(double scale, double scoreSoftcap, double logitSoftcap, int slidingWindow, List<Boolean> slidingLayers) {
+        /** Whether layer {@code l} attends through the sliding window. */
+        public boolean sliding(int l) {
+            return slidingWindow > 0 && l < slidingLayers.size() && slidingLayers.get(l);
+        }
+    }
 
     /** A family's reader: turns config.json into the family's switches. */
     private interface FamilyReader {
@@ -45,15 +62,21 @@ public record ModelConfig(
             "mistral", c -> llamaLike("mistral", c, false, false),
             "qwen2", c -> llamaLike("qwen2", c, true, false),
             "qwen3", c -> llamaLike("qwen3", c, c.path("attention_bias").asBoolean(false), true),
+            "gemma", c -> new FamilySpec("gemma", FamilySpec.NormKind.RMS, FamilySpec.PositionKind.ROTARY, true,
+                    activation(c.path("hidden_activation").asText(c.path("hidden_act").asText("gelu_pytorch_tanh"))), false, false, false, false,
+                    1.0, true, false, WeightLayout.llamaStyle("model.")),
+            "gemma2", c -> new FamilySpec("gemma2", FamilySpec.NormKind.RMS, FamilySpec.PositionKind.ROTARY, true,
+                    activation(c.path("hidden_activation").asText("gelu_pytorch_tanh")), c.path("attention_bias").asBoolean(false),
+                    c.path("attention_bias").asBoolean(false), false, false, 1.0, true, true, WeightLayout.gemma2Style("model.")),
             "gpt2", c -> new FamilySpec("gpt2", FamilySpec.NormKind.LAYER, FamilySpec.PositionKind.LEARNED, false,
-                    activation(c.path("activation_function").asText("gelu_new")), true, true, true, false,
+                    activation(c.path("activation_function").asText("gelu_new")), true, true, true, false, 0.0, false, false,
                     WeightLayout.gpt2Style("transformer."))));
 
     private static FamilySpec llamaLike(String type, JsonNode c, boolean qkvBias, boolean qkNorm) {
         boolean mlpBias = c.path("mlp_bias").asBoolean(false);
         boolean outBias = type.equals("llama") && c.path("attention_bias").asBoolean(false);
         return new FamilySpec(type, FamilySpec.NormKind.RMS, FamilySpec.PositionKind.ROTARY, true,
-                activation(c.path("hidden_act").asText("silu")), qkvBias, outBias, mlpBias, qkNorm,
+                activation(c.path("hidden_act").asText("silu")), qkvBias, outBias, mlpBias, qkNorm, 0.0, false, false,
                 WeightLayout.llamaStyle("model."));
     }
 
@@ -108,7 +131,7 @@ public record ModelConfig(
         double theta = c.path("rope_theta").asDouble(ropeParams.path("rope_theta").asDouble(10000.0));
         RopeScaling scaling = ropeScaling(c.path("rope_scaling").isObject() ? c.get("rope_scaling") : ropeParams, file);
         int maxPos = c.path(gpt2 ? "n_positions" : "max_position_embeddings").asInt(2048);
-        boolean tied = c.path("tie_word_embeddings").asBoolean(gpt2);
+        boolean tied = c.path("tie_word_embeddings").asBoolean(gpt2 || type.startsWith("gemma"));
         if (heads % kv != 0) {
             throw new PersonaException(file + ": num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kv,
                     "fix config.json");
@@ -118,7 +141,22 @@ public record ModelConfig(
         if (e.isArray()) e.forEach(x -> eos.add(x.asInt()));
         else if (e.isNumber()) eos.add(e.asInt());
         return new ModelConfig(family, d, layers, heads, kv, headDim, ff, vocab, eps, theta, scaling, maxPos, tied,
-                c.path("bos_token_id").asInt(-1), List.copyOf(eos), c.path("torch_dtype").asText(c.path("dtype").asText("float32")));
+                c.path("bos_token_id").asInt(-1), List.copyOf(eos), c.path("torch_dtype").asText(c.path("dtype").asText("float32")),
+                attention(c, layers, headDim));
+    }
+
+    /** Gemma 2's query_pre_attn_scalar, soft-caps and sliding window; the plain transformer for every other config. */
+    private static Attention attention(JsonNode c, int layers, int headDim) {
+        double scale = 1.0 / Math.sqrt(c.path("query_pre_attn_scalar").isNumber() ? c.get("query_pre_attn_scalar").asDouble() : headDim);
+        int window = c.path("sliding_window").isNumber() && c.path("model_type").asText().equals("gemma2") ? c.get("sliding_window").asInt() : 0;
+        List<Boolean> sliding = new ArrayList<>();
+        JsonNode types = c.path("layer_types");
+        for (int l = 0; l < layers; l++) {
+            // transformers' default for Gemma 2: sliding on even layers, full attention on odd ones
+            sliding.add(window > 0 && (types.isArray() ? "sliding_attention".equals(types.path(l).asText()) : l % 2 == 0));
+        }
+        return new Attention(scale, c.path("attn_logit_softcapping").asDouble(0), c.path("final_logit_softcapping").asDouble(0),
+                window, List.copyOf(sliding));
     }
 
     private static RopeScaling ropeScaling(JsonNode r, Path file) {

@@ -11,7 +11,15 @@ public interface WeightLayout {
     enum Name {
         EMBED, POS_EMBED, FINAL_NORM_W, FINAL_NORM_B, LM_HEAD,
         ATTN_NORM_W, ATTN_NORM_B, Q_W, Q_B, K_W, K_B, V_W, V_B, O_W, O_B, Q_NORM_W, K_NORM_W,
-        MLP_NORM_W, MLP_NORM_B, GATE_W, GATE_B, UP_W, UP_B, DOWN_W, DOWN_B
+        MLP_NORM_W, MLP_NORM_B, GATE_W, GATE_B, UP_W, UP_B, DOWN_W, DOWN_B,
+        /** Gemma 2's norms on the attention and MLP outputs (before the residual add). */
+        POST_ATTN_NORM_W, POST_MLP_NORM_W;
+
+        /** Whether this is the weight of an RMSNorm (or LayerNorm) rather than of a linear map or an embedding. */
+        public boolean isNormWeight() {
+            return this == FINAL_NORM_W || this == ATTN_NORM_W || this == MLP_NORM_W || this == Q_NORM_W || this == K_NORM_W
+                    || this == POST_ATTN_NORM_W || this == POST_MLP_NORM_W;
+        }
     }
 
     /** The checkpoint's tensor name for canonical {@code name} at layer {@code layer} (ignored for globals), or null if this layout has none. */
@@ -33,7 +41,7 @@ public interface WeightLayout {
             String b = prefix + "layers." + l + ".";
             return switch (name) {
                 case EMBED -> prefix + "embed_tokens.weight";
-                case POS_EMBED, FINAL_NORM_B, ATTN_NORM_B, MLP_NORM_B -> null;
+                case POS_EMBED, FINAL_NORM_B, ATTN_NORM_B, MLP_NORM_B, POST_ATTN_NORM_W, POST_MLP_NORM_W -> null;
                 case FINAL_NORM_W -> prefix + "norm.weight";
                 case LM_HEAD -> "lm_head.weight";
                 case ATTN_NORM_W -> b + "input_layernorm.weight";
@@ -54,6 +62,24 @@ public interface WeightLayout {
                 case UP_B -> b + "mlp.up_proj.bias";
                 case DOWN_W -> b + "mlp.down_proj.weight";
                 case DOWN_B -> b + "mlp.down_proj.bias";
+            };
+        };
+    }
+
+    /**
+     * Gemma 2: Llama's names, except that {@code post_attention_layernorm} is the norm on the attention
+     * output, {@code pre_feedforward_layernorm} the MLP's input norm and {@code post_feedforward_layernorm}
+     * the norm on the MLP output.
+     */
+    static WeightLayout gemma2Style(String prefix) {
+        WeightLayout llama = llamaStyle(prefix);
+        return (name, l) -> {
+            String b = prefix + "layers." + l + ".";
+            return switch (name) {
+                case MLP_NORM_W -> b + "pre_feedforward_layernorm.weight";
+                case POST_ATTN_NORM_W -> b + "post_attention_layernorm.weight";
+                case POST_MLP_NORM_W -> b + "post_feedforward_layernorm.weight";
+                default -> llama.tensor(name, l);
             };
         };
     }

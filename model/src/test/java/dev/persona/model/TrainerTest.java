@@ -71,4 +71,23 @@ class TrainerTest {
             assertTrue(orig[0] != before[0] || orig[1] != before[1], "training changed the weights");
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void gemmaNormWeightsSaveAsTheirCheckpointStoresThem() throws Exception {
+        // Gemma's norms run as (1 + w); save must write w back, or a reload would add the 1 twice
+        Path src = Fixtures.project("testdata/families/gemma2"), out = tmp.resolve("gemma2-copy");
+        int[] ids = {1, 17, 33, 5, 60, 42, 9};
+        try (HookedTransformer m = HookedTransformer.load(src)) {
+            float[] before = m.forward(ids).data();
+            m.save(out);
+            try (HookedTransformer back = HookedTransformer.load(out)) {
+                assertArrayEquals(before, back.forward(ids).data());
+            }
+        }
+        try (var a = dev.persona.model.io.Checkpoint.open(src); var b = dev.persona.model.io.Checkpoint.open(out)) {
+            String n = "model.layers.0.post_feedforward_layernorm.weight";
+            // held as float32 1 + w, so w comes back to within float32's step at 1.0 (2^-23 = 1.2e-7), not bit for bit
+            assertArrayEquals(a.floats(n), b.floats(n), 1.2e-7f);
+        }
+    }
 }
