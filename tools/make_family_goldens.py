@@ -21,7 +21,8 @@ import sys
 
 import torch
 import transformers
-from transformers import (Gemma2Config, Gemma2ForCausalLM, GemmaConfig, GemmaForCausalLM, GPT2Config, GPT2LMHeadModel,
+from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig, GemmaConfig, GemmaForCausalLM,
+                          GPT2Config, GPT2LMHeadModel,
                           LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
                           Qwen3Config, Qwen3ForCausalLM)
 
@@ -53,6 +54,12 @@ def families():
     yield "gemma2", Gemma2ForCausalLM, Gemma2Config(**gemma, rope_theta=10000.0, query_pre_attn_scalar=24,
                                                     attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
                                                     sliding_window=4)
+    # Gemma 3 (text): q/k norms, a local rotary base on sliding layers and linear rope scaling on full ones
+    yield "gemma3-text", Gemma3ForCausalLM, Gemma3TextConfig(
+        **gemma, query_pre_attn_scalar=24, sliding_window=4,
+        layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+        rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000000.0},
+                         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}})
 
 
 def sequences():
@@ -71,7 +78,7 @@ def main(out_dir):
     made = {}
     for index, (name, cls, config) in enumerate(families()):
         torch.manual_seed(1000 + index)
-        if name == "gemma2":
+        if name in ("gemma2", "gemma3-text"):
             # the eager path is Gemma 2's reference: transformers' sdpa path drops attn_logit_softcapping
             # (measured here: 1.4e-3 apart with a cap of 2)
             config._attn_implementation = "eager"

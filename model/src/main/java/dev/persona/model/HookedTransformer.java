@@ -61,6 +61,8 @@ public final class HookedTransformer implements AutoCloseable {
     private final NDManager viewManager;
     private final Map<String, NDArray> views;
     private final float[] invFreq;
+    /** Rotary frequencies of sliding-window layers with their own base (Gemma 3); null when they share invFreq. */
+    private final float[] slidingInvFreq;
     private final List<Registration> interventions = new CopyOnWriteArrayList<>();
     private final List<ActivationCache> captures = new CopyOnWriteArrayList<>();
     private final Set<String> hookNames;
@@ -76,6 +78,8 @@ public final class HookedTransformer implements AutoCloseable {
         this.viewManager = viewManager;
         this.views = views;
         this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
+        double local = config.attention().slidingRopeTheta();
+        this.slidingInvFreq = local > 0 ? RopeScaling.NONE.inverseFrequencies(config.headDim(), local) : null;
         this.hookNames = new LinkedHashSet<>();
         for (HookPoint h : HookPoint.all(config)) hookNames.add(h.name());
     }
@@ -441,7 +445,8 @@ public final class HookedTransformer implements AutoCloseable {
             x = x.add(p);
         }
 
-        NDArray[] rope = f.positions() == FamilySpec.PositionKind.ROTARY ? rotaryTables(step, positions) : null;
+        NDArray[] rope = f.positions() == FamilySpec.PositionKind.ROTARY ? rotaryTables(step, positions, invFreq) : null;
+        NDArray[] slidingRope = slidingInvFreq != null ? rotaryTables(step, positions, slidingInvFreq) : rope;
         NDArray mask = attentionMask(step, info, keyValid, slot, t, 0);
         ModelConfig.Attention shape = c.attention();
         NDArray slidingMask = shape.slidingWindow() > 0 ? attentionMask(step, info, keyValid, slot, t, shape.slidingWindow()) : null;
@@ -452,7 +457,7 @@ public final class HookedTransformer implements AutoCloseable {
             try (NDManager block = step.newSubManager()) {
                 x.attach(block);
                 x = hook(HookPoint.residPre(l), x, info, block);
-                NDArray attn = attention(block, norm(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, rope,
+                NDArray attn = attention(block, norm(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, shape.sliding(l) ? slidingRope : rope,
                         shape.sliding(l) ? slidingMask : mask, cache, slot, info);
                 // Gemma 2 normalises each sublayer's output before the residual add; the hook sees what is added
                 if (f.sandwichNorms()) attn = norm(attn, Name.POST_ATTN_NORM_W, null, l);
@@ -489,8 +494,8 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     /** cos and sin tables [batch, 1, pos, head_dim] for the rotate-half convention. */
-    private NDArray[] rotaryTables(NDManager step, NDArray positions) {
-        NDArray freqs = positions.toType(DataType.FLOAT32, false).expandDims(-1).mul(step.create(invFreq));
+    private NDArray[] rotaryTables(NDManager step, NDArray positions, float[] frequencies) {
+        NDArray freqs = positions.toType(DataType.FLOAT32, false).expandDims(-1).mul(step.create(frequencies));
         NDArray emb = NDArrays.concat(new NDList(freqs, freqs), -1).expandDims(1);
         return new NDArray[] {emb.cos(), emb.sin()};
     }

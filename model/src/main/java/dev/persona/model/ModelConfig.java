@@ -44,8 +44,10 @@ public record ModelConfig(
      * @param logitSoftcap  output logits become cap * tanh(logits / cap); 0 = none
      * @param slidingWindow keys further back than this many slots are hidden on sliding layers; 0 = none
      * @param slidingLayers which layers use the sliding window (empty = none)
+     * @param slidingRopeTheta rotary base of the sliding layers, unscaled (Gemma 3's local base); 0 = the global rotary
      */
-    public record Attention(double scale, double scoreSoftcap, double logitSoftcap, int slidingWindow, List<Boolean> slidingLayers) {
+    public record Attention(double scale, double scoreSoftcap, double logitSoftcap, int slidingWindow, List<Boolean> slidingLayers,
+                            double slidingRopeTheta) {
         /** Whether layer {@code l} attends through the sliding window. */
         public boolean sliding(int l) {
             return slidingWindow > 0 && l < slidingLayers.size() && slidingLayers.get(l);
@@ -65,6 +67,9 @@ public record ModelConfig(
             "gemma", c -> new FamilySpec("gemma", FamilySpec.NormKind.RMS, FamilySpec.PositionKind.ROTARY, true,
                     activation(c.path("hidden_activation").asText(c.path("hidden_act").asText("gelu_pytorch_tanh"))), false, false, false, false,
                     1.0, true, false, WeightLayout.llamaStyle("model.")),
+            "gemma3_text", c -> new FamilySpec("gemma3_text", FamilySpec.NormKind.RMS, FamilySpec.PositionKind.ROTARY, true,
+                    activation(c.path("hidden_activation").asText("gelu_pytorch_tanh")), c.path("attention_bias").asBoolean(false),
+                    c.path("attention_bias").asBoolean(false), false, true, 1.0, true, true, WeightLayout.gemma2Style("model.")),
             "gemma2", c -> new FamilySpec("gemma2", FamilySpec.NormKind.RMS, FamilySpec.PositionKind.ROTARY, true,
                     activation(c.path("hidden_activation").asText("gelu_pytorch_tanh")), c.path("attention_bias").asBoolean(false),
                     c.path("attention_bias").asBoolean(false), false, false, 1.0, true, true, WeightLayout.gemma2Style("model.")),
@@ -128,6 +133,8 @@ public record ModelConfig(
         double eps = gpt2 ? c.path("layer_norm_epsilon").asDouble(1e-5) : c.path("rms_norm_eps").asDouble(1e-6);
         // rope_theta may live at the top level or (transformers 5) inside rope_parameters
         JsonNode ropeParams = c.path("rope_parameters");
+        // Gemma 3 keeps one set per layer type; the full-attention set is the model's global rotary
+        if (ropeParams.has("full_attention")) ropeParams = ropeParams.get("full_attention");
         double theta = c.path("rope_theta").asDouble(ropeParams.path("rope_theta").asDouble(10000.0));
         RopeScaling scaling = ropeScaling(c.path("rope_scaling").isObject() ? c.get("rope_scaling") : ropeParams, file);
         int maxPos = c.path(gpt2 ? "n_positions" : "max_position_embeddings").asInt(2048);
@@ -148,15 +155,23 @@ public record ModelConfig(
     /** Gemma 2's query_pre_attn_scalar, soft-caps and sliding window; the plain transformer for every other config. */
     private static Attention attention(JsonNode c, int layers, int headDim) {
         double scale = 1.0 / Math.sqrt(c.path("query_pre_attn_scalar").isNumber() ? c.get("query_pre_attn_scalar").asDouble() : headDim);
-        int window = c.path("sliding_window").isNumber() && c.path("model_type").asText().equals("gemma2") ? c.get("sliding_window").asInt() : 0;
+        String type = c.path("model_type").asText();
+        boolean gemma = type.equals("gemma2") || type.equals("gemma3_text");
+        if (c.path("use_bidirectional_attention").asBoolean(false)) {
+            throw new PersonaException("config.json: use_bidirectional_attention is true (an embedding model, not a causal LM)",
+                    "point --model at a causal language model");
+        }
+        int window = c.path("sliding_window").isNumber() && gemma ? c.get("sliding_window").asInt() : 0;
         List<Boolean> sliding = new ArrayList<>();
         JsonNode types = c.path("layer_types");
         for (int l = 0; l < layers; l++) {
-            // transformers' default for Gemma 2: sliding on even layers, full attention on odd ones
-            sliding.add(window > 0 && (types.isArray() ? "sliding_attention".equals(types.path(l).asText()) : l % 2 == 0));
+            // transformers' defaults: Gemma 2 slides on even layers; Gemma 3 on five of every six (pattern 6)
+            int pattern = type.equals("gemma3_text") ? c.path("sliding_window_pattern").asInt(6) : 2;
+            sliding.add(window > 0 && (types.isArray() ? "sliding_attention".equals(types.path(l).asText()) : (l + 1) % pattern != 0));
         }
+        double local = c.path("rope_parameters").path("sliding_attention").path("rope_theta").asDouble(c.path("rope_local_base_freq").asDouble(0));
         return new Attention(scale, c.path("attn_logit_softcapping").asDouble(0), c.path("final_logit_softcapping").asDouble(0),
-                window, List.copyOf(sliding));
+                window, List.copyOf(sliding), type.equals("gemma3_text") ? local : 0);
     }
 
     private static RopeScaling ropeScaling(JsonNode r, Path file) {

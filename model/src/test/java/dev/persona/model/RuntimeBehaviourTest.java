@@ -24,7 +24,7 @@ class RuntimeBehaviourTest {
     static final int[] PROMPT_C = {1, 8, 8, 23, 51, 90, 14, 77, 3, 29};
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3", "gpt2", "llama3-untied", "gemma2"})
+    @ValueSource(strings = {"qwen3", "gpt2", "llama3-untied", "gemma2", "gemma3-text"})
     void kvCacheGenerationEqualsFullRecomputation(String family) {
         try (HookedTransformer m = load(family)) {
             int[] gen = new Generator(m).generate(List.of(PROMPT_A), GenerationOptions.greedy(12).withStopIds(Set.of())).get(0);
@@ -76,7 +76,7 @@ class RuntimeBehaviourTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2", "llama-tied-bias", "llama3-untied", "mistral", "qwen2", "qwen3", "gemma", "gemma2"})
+    @ValueSource(strings = {"gpt2", "llama-tied-bias", "llama3-untied", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3-text"})
     void everyHookExistsWithItsShapeAndResidualsChain(String family) {
         try (HookedTransformer m = load(family)) {
             ModelConfig c = m.config();
