@@ -27,6 +27,8 @@ public final class ChatModel implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final ChatTemplate template;
     private final Set<Integer> stopIds;
+    /** Whether the one-time notice about folding system prompts into the user turn was printed. */
+    private volatile boolean foldNoticeShown;
 
     private ChatModel(HookedTransformer model, Tokenizer tokenizer, ChatTemplate template, Set<Integer> stopIds) {
         this.model = model;
@@ -145,14 +147,46 @@ public final class ChatModel implements AutoCloseable {
             throw new PersonaException(model.directory() + " has no chat template (tokenizer_config.json chat_template or chat_template.jinja)",
                     "use a chat (instruct) model, or add a chat_template to tokenizer_config.json");
         }
-        List<Map<String, Object>> maps = new ArrayList<>();
-        for (ChatMessage m : messages) maps.add(m.toMap());
         try {
-            return template.render(maps, addGenerationPrompt, templateVariables());
+            return template.render(maps(messages), addGenerationPrompt, templateVariables());
         } catch (TemplateException e) {
+            List<ChatMessage> folded = foldSystemPrompt(messages);
+            if (folded != null) {
+                // templates without a system role (Gemma 2's raises "System role not supported") get the system
+                // prompt as the head of the first user turn, the convention Gemma 3's own template follows
+                try {
+                    String text = template.render(maps(folded), addGenerationPrompt, templateVariables());
+                    if (!foldNoticeShown) {
+                        foldNoticeShown = true;
+                        System.err.println("persona: the chat template of " + model.directory() + " refuses system messages (" + e.getMessage()
+                                + "); the system prompt goes at the start of the first user turn instead");
+                    }
+                    return text;
+                } catch (TemplateException again) {
+                    // fall through to the original refusal, which names the template's own reason
+                }
+            }
             throw new PersonaException("the chat template of " + model.directory() + " refused the conversation: " + e.getMessage(),
                     "change the conversation (e.g. drop the system message or alternate user/assistant turns)");
         }
+    }
+
+    private static List<Map<String, Object>> maps(List<ChatMessage> messages) {
+        List<Map<String, Object>> maps = new ArrayList<>();
+        for (ChatMessage m : messages) maps.add(m.toMap());
+        return maps;
+    }
+
+    /**
+     * The conversation with a leading system message merged into the first user message as
+     * "system\n\nuser", or null when there is no leading system message followed by a user turn.
+     */
+    static List<ChatMessage> foldSystemPrompt(List<ChatMessage> messages) {
+        if (messages.size() < 2 || !messages.get(0).role().equals("system") || !messages.get(1).role().equals("user")) return null;
+        List<ChatMessage> out = new ArrayList<>();
+        out.add(ChatMessage.user(messages.get(0).content() + "\n\n" + messages.get(1).content()));
+        out.addAll(messages.subList(2, messages.size()));
+        return out;
     }
 
     /** Token ids of the rendered conversation. */
