@@ -97,7 +97,10 @@ public record ModelConfig(
 
     /** The model_type values Persona can run. */
     public static List<String> supportedTypes() {
-        return new ArrayList<>(FAMILIES.keySet());
+        List<String> types = new ArrayList<>(FAMILIES.keySet());
+        types.add("gemma3");
+        java.util.Collections.sort(types);
+        return types;
     }
 
     /** Reads {@code dir/config.json}. */
@@ -116,6 +119,7 @@ public record ModelConfig(
     /** Parses a config.json tree; {@code file} names it in errors. */
     public static ModelConfig parse(JsonNode c, Path file) {
         String type = c.path("model_type").asText("");
+        if (type.equals("gemma3")) return gemma3Wrapper(c, file);
         FamilyReader reader = FAMILIES.get(type);
         if (reader == null) {
             throw new PersonaException(file + ": model_type '" + type + "' is not supported",
@@ -172,6 +176,29 @@ public record ModelConfig(
         double local = c.path("rope_parameters").path("sliding_attention").path("rope_theta").asDouble(c.path("rope_local_base_freq").asDouble(0));
         return new Attention(scale, c.path("attn_logit_softcapping").asDouble(0), c.path("final_logit_softcapping").asDouble(0),
                 window, List.copyOf(sliding), type.equals("gemma3_text") ? local : 0);
+    }
+
+    /**
+     * Gemma 3 4B and up: the multimodal wrapper. Its text_config is a gemma3_text config (top-level
+     * token ids and tying fill what it leaves out) and its language model's weights sit under
+     * {@code language_model.model.}; the vision tower is never read.
+     */
+    private static ModelConfig gemma3Wrapper(JsonNode c, Path file) {
+        if (!c.path("text_config").isObject()) {
+            throw new PersonaException(file + ": model_type gemma3 without a text_config object", "use the model's own config.json");
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode text = ((com.fasterxml.jackson.databind.node.ObjectNode) c.get("text_config")).deepCopy();
+        text.put("model_type", "gemma3_text");
+        for (String k : new String[] {"tie_word_embeddings", "eos_token_id", "bos_token_id", "torch_dtype", "dtype"}) {
+            if (!text.has(k) && c.has(k)) text.set(k, c.get(k));
+        }
+        ModelConfig t = parse(text, file);
+        FamilySpec f = t.family();
+        FamilySpec wrapped = new FamilySpec("gemma3", f.norm(), f.positions(), f.gatedMlp(), f.activation(), f.qkvBias(), f.outBias(),
+                f.mlpBias(), f.qkNorm(), f.normOffset(), f.embedScale(), f.sandwichNorms(), WeightLayout.gemma2Style("language_model.model."));
+        return new ModelConfig(wrapped, t.dModel(), t.numLayers(), t.numHeads(), t.numKvHeads(), t.headDim(), t.dFF(), t.vocabSize(),
+                t.normEps(), t.ropeTheta(), t.ropeScaling(), t.maxPositions(), t.tiedEmbeddings(), t.bosId(), t.eosIds(), t.torchDtype(),
+                t.attention());
     }
 
     private static RopeScaling ropeScaling(JsonNode r, Path file) {
