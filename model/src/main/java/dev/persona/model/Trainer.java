@@ -120,6 +120,11 @@ public final class Trainer {
                 sq += g.square().sum().getFloat();
             }
             double norm = Math.sqrt(sq);
+            // a non-finite loss or gradient would poison every weight in the update: stop before it, loudly
+            if (!Double.isFinite(lossValue) || !Double.isFinite(norm)) {
+                throw new PersonaException("training step " + (step + 1) + " produced a non-finite " + (Double.isFinite(lossValue) ? "gradient (norm " + norm + ")" : "loss (" + lossValue + ")")
+                        + "; the weights were not updated", "lower the learning rate or check the data; a finetune resumes from its last checkpoint");
+            }
             float scale = options.clipNorm() > 0 && norm > options.clipNorm() ? (float) (options.clipNorm() / (norm + 1e-6)) : 1f;
             i = 0;
             for (Map.Entry<String, NDArray> e : weights.entrySet()) {
