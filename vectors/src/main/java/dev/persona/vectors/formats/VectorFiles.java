@@ -47,11 +47,16 @@ public final class VectorFiles {
      * only some layers, and is checked against the rows the file holds.
      */
     public static TraitVector read(Path file, Integer numLayers) {
-        VectorFormat format = VectorFormat.detect(file);
+        VectorFormat format = VectorFormat.sniff(file);
+        if (format == null) {
+            // GGUF: parsed once, for its flavour and its tensors
+            GgufFile g = GgufFile.read(file);
+            return readGguf(file, g, VectorFormat.ggufFlavor(g), numLayers);
+        }
         return switch (format) {
             case PERSONA -> TraitVector.load(file);
             case PT -> readTorch(file);
-            case LLAMA_CPP, REPENG -> readGguf(file, format, numLayers);
+            case LLAMA_CPP, REPENG -> throw new IllegalStateException("sniff returns null for GGUF");
             case SVEC -> readSvec(file, numLayers);
         };
     }
@@ -87,8 +92,7 @@ public final class VectorFiles {
         return new TraitVector(dirs, importedMetadata(file, VectorFormat.PT));
     }
 
-    private static TraitVector readGguf(Path file, VectorFormat format, Integer numLayers) {
-        GgufFile g = GgufFile.read(file);
+    private static TraitVector readGguf(Path file, GgufFile g, VectorFormat format, Integer numLayers) {
         GgufFile.Value arch = g.metadata().get("general.architecture");
         if (arch != null && !"controlvector".equals(arch.value())) {
             throw new PersonaException(file + " is a GGUF of architecture '" + arch.value() + "', not a control vector",

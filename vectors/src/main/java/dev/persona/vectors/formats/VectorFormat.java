@@ -57,6 +57,18 @@ public enum VectorFormat {
 
     /** The format of an existing file, from its first bytes (GGUF files are told apart by their layer_count type). */
     public static VectorFormat detect(Path file) {
+        VectorFormat f = sniff(file);
+        return f != null ? f : ggufFlavor(GgufFile.read(file));
+    }
+
+    /** The GGUF flavour of a parsed control vector: repeng writes layer_count as uint32, llama.cpp as int32. */
+    static VectorFormat ggufFlavor(GgufFile g) {
+        GgufFile.Value count = g.metadata().get("controlvector.layer_count");
+        return count != null && count.type() == 4 ? REPENG : LLAMA_CPP;
+    }
+
+    /** The format from the first bytes; null for GGUF, whose flavour needs the parsed metadata. */
+    static VectorFormat sniff(Path file) {
         byte[] head = new byte[16];
         int n;
         try (InputStream in = Files.newInputStream(file)) {
@@ -64,10 +76,7 @@ public enum VectorFormat {
         } catch (IOException e) {
             throw new PersonaException("cannot read vector file " + file + ": " + e.getMessage(), "check the path", e);
         }
-        if (n >= 4 && head[0] == 'G' && head[1] == 'G' && head[2] == 'U' && head[3] == 'F') {
-            GgufFile.Value count = GgufFile.read(file).metadata().get("controlvector.layer_count");
-            return count != null && count.type() == 4 ? REPENG : LLAMA_CPP;
-        }
+        if (n >= 4 && head[0] == 'G' && head[1] == 'G' && head[2] == 'U' && head[3] == 'F') return null;
         if (n >= 2 && head[0] == 'P' && head[1] == 'K') return PT;
         int first = 0;
         while (first < n && Character.isWhitespace(head[first])) first++;
