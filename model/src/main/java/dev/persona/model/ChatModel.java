@@ -56,6 +56,18 @@ public final class ChatModel implements AutoCloseable {
         return assemble(dir, () -> HookedTransformer.load(dir, device, trainable));
     }
 
+    /** An inference model whose weights and linear layers compute in {@code precision} (adapters merged). */
+    public static ChatModel load(Path dir, Device device, Precision precision) {
+        if (LoraAdapter.isAdapter(dir)) return loadAdapted(LoraAdapter.baseOf(dir), dir, device, precision);
+        return assemble(dir, () -> HookedTransformer.load(dir, device, false, precision));
+    }
+
+    /** {@link #loadAdapted(Path, Path, Device, boolean)} for inference in {@code precision}. */
+    public static ChatModel loadAdapted(Path base, Path adapter, Device device, Precision precision) {
+        Path files = Files.isRegularFile(adapter.resolve("tokenizer.json")) ? adapter : base;
+        return assemble(files, () -> HookedTransformer.loadAdapted(base, adapter, device, false, precision));
+    }
+
     /**
      * Base model {@code base} with the LoRA adapter {@code adapter} merged in. Tokenizer and chat
      * template come from the adapter directory when it has its own tokenizer.json, else from the base.

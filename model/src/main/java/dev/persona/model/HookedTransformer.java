@@ -60,6 +60,8 @@ public final class HookedTransformer implements AutoCloseable {
      */
     private final NDManager viewManager;
     private final Map<String, NDArray> views;
+    /** BF16 arithmetic when the 2-D weights are held in BF16 ({@link Precision#BF16}); null in F32. */
+    private final Bf16Kernels bf16;
     private final float[] invFreq;
     /** Rotary frequencies of sliding-window layers with their own base (Gemma 3); null when they share invFreq. */
     private final float[] slidingInvFreq;
@@ -70,7 +72,8 @@ public final class HookedTransformer implements AutoCloseable {
     private record Registration(String hook, Intervention intervention, PositionMask mask) { }
 
     HookedTransformer(ModelConfig config, Path dir, NDManager manager, Map<String, NDArray> weights, NDManager viewManager,
-                      Map<String, NDArray> views) {
+                      Map<String, NDArray> views, Bf16Kernels bf16) {
+        this.bf16 = bf16;
         this.config = config;
         this.dir = dir;
         this.manager = manager;
@@ -99,10 +102,18 @@ public final class HookedTransformer implements AutoCloseable {
      * GradientCollector (see {@link Trainer}) and its manager is left uncapped for optimizer state.
      */
     public static HookedTransformer load(Path dir, Device device, boolean trainable) {
-        if (LoraAdapter.isAdapter(dir)) return loadAdapted(LoraAdapter.baseOf(dir), dir, device, trainable);
+        return load(dir, device, trainable, Precision.F32);
+    }
+
+    /**
+     * Loads a model whose weights compute in {@code precision}; {@link Precision#BF16} is for
+     * inference only (a trainable BF16 model is refused).
+     */
+    public static HookedTransformer load(Path dir, Device device, boolean trainable, Precision precision) {
+        if (LoraAdapter.isAdapter(dir)) return loadAdapted(LoraAdapter.baseOf(dir), dir, device, trainable, precision);
         ModelConfig config = ModelConfig.load(dir);
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            return fromCheckpoint(config, dir, ckpt, device, trainable);
+            return fromCheckpoint(config, dir, ckpt, device, trainable, precision);
         }
     }
 
@@ -112,9 +123,14 @@ public final class HookedTransformer implements AutoCloseable {
      * loaded from {@code base}: its {@link #directory()} is the base directory (tokenizer files, fingerprint).
      */
     public static HookedTransformer loadAdapted(Path base, Path adapter, Device device, boolean trainable) {
+        return loadAdapted(base, adapter, device, trainable, Precision.F32);
+    }
+
+    /** {@link #loadAdapted(Path, Path, Device, boolean)} computing in {@code precision} (merged in float32, then rounded). */
+    public static HookedTransformer loadAdapted(Path base, Path adapter, Device device, boolean trainable, Precision precision) {
         ModelConfig config = ModelConfig.load(base);
         try (Checkpoint ckpt = Checkpoint.open(base); LoraAdapter lora = LoraAdapter.open(adapter, ckpt)) {
-            HookedTransformer model = fromCheckpoint(config, base, lora, device, trainable);
+            HookedTransformer model = fromCheckpoint(config, base, lora, device, trainable, precision);
             try {
                 lora.checkAllApplied();
             } catch (RuntimeException e) {
@@ -127,14 +143,30 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** A model of {@code config}'s shape with random weights, built in native memory (for benchmarks). */
     public static HookedTransformer random(ModelConfig config, Device device, long seed) {
-        return fromCheckpoint(config, Path.of("random:" + config.family().modelType()), TensorSource.random(seed), device, false);
+        return random(config, device, seed, Precision.F32);
+    }
+
+    /** A random model of {@code config}'s shape computing in {@code precision}. */
+    public static HookedTransformer random(ModelConfig config, Device device, long seed, Precision precision) {
+        return fromCheckpoint(config, Path.of("random:" + config.family().modelType()), TensorSource.random(seed), device, false, precision);
     }
 
     static HookedTransformer fromCheckpoint(ModelConfig c, Path dir, TensorSource ckpt, Device device, boolean trainable) {
+        return fromCheckpoint(c, dir, ckpt, device, trainable, Precision.F32);
+    }
+
+    static HookedTransformer fromCheckpoint(ModelConfig c, Path dir, TensorSource ckpt, Device device, boolean trainable,
+                                            Precision precision) {
+        if (trainable && precision != Precision.F32) {
+            throw new PersonaException("training in " + precision + " is not supported (" + dir + ")",
+                    "train and finetune in f32 (leave out --dtype); BF16 compute is for inference");
+        }
         WeightLayout layout = resolveLayout(c, ckpt);
         NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
+        Bf16Kernels bf16 = precision == Precision.BF16 ? Bf16Kernels.load(device) : null;
         try {
             Map<String, NDArray> w = new LinkedHashMap<>();
+            Set<String> narrowed = new java.util.HashSet<>();
             int d = c.dModel();
             put(w, manager, key(Name.EMBED, -1), ckpt, layout.tensor(Name.EMBED, -1), c.vocabSize(), d);
             if (c.family().positions() == FamilySpec.PositionKind.LEARNED) {
@@ -148,10 +180,19 @@ public final class HookedTransformer implements AutoCloseable {
                 String head = layout.tensor(Name.LM_HEAD, -1);
                 put(w, manager, key(Name.LM_HEAD, -1), ckpt, head, c.vocabSize(), d);
             }
-            for (int l = 0; l < c.numLayers(); l++) loadBlock(w, manager, ckpt, layout, l, c);
+            // rounded to BF16 as they arrive, so that loading never holds more than one block in float32
+            if (bf16 != null) narrowNew(w, narrowed, bf16, manager);
+            for (int l = 0; l < c.numLayers(); l++) {
+                loadBlock(w, manager, ckpt, layout, l, c);
+                if (bf16 != null) narrowNew(w, narrowed, bf16, manager);
+            }
             if (trainable) {
                 for (NDArray a : w.values()) a.setRequiresGradient(true);
-                return new HookedTransformer(c, dir, manager, w, null, null);
+                return new HookedTransformer(c, dir, manager, w, null, null, null);
+            }
+            if (bf16 != null) {
+                manager.cap();
+                return new HookedTransformer(c, dir, manager, w, null, null, bf16);
             }
             NDManager viewManager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
             Map<String, NDArray> views = new LinkedHashMap<>();
@@ -163,10 +204,23 @@ public final class HookedTransformer implements AutoCloseable {
             }
             // nothing may attach to the weights' manager after loading: a stray attachment fails loudly
             manager.cap();
-            return new HookedTransformer(c, dir, manager, w, viewManager, views);
+            return new HookedTransformer(c, dir, manager, w, viewManager, views, null);
         } catch (RuntimeException e) {
+            if (bf16 != null) bf16.close();
             manager.close();
             throw e;
+        }
+    }
+
+    /** Replaces every 2-D weight not yet in {@code done} by its BF16 rounding and frees the float32 copy. */
+    private static void narrowNew(Map<String, NDArray> w, Set<String> done, Bf16Kernels bf16, NDManager manager) {
+        for (Map.Entry<String, NDArray> e : w.entrySet()) {
+            if (done.contains(e.getKey()) || e.getValue().getShape().dimension() != 2) continue;
+            NDArray narrow = bf16.narrow(e.getValue(), manager);
+            narrow.setName(e.getKey());
+            e.getValue().close();
+            e.setValue(narrow);
+            done.add(e.getKey());
         }
     }
 
@@ -277,7 +331,7 @@ public final class HookedTransformer implements AutoCloseable {
             String[] parts = e.getKey().split("@");
             Name name = Name.valueOf(parts[0]);
             int layer = parts.length > 1 ? Integer.parseInt(parts[1]) : -1;
-            float[] values = e.getValue().toFloatArray();
+            float[] values = floats(e.getValue());
             double offset = config.family().norm() == FamilySpec.NormKind.RMS && name.isNormWeight() ? config.family().normOffset() : 0;
             for (int i = 0; offset != 0 && i < values.length; i++) values[i] -= (float) offset;
             writer.add(layout.tensor(name, layer), values, e.getValue().getShape().getShape());
@@ -290,6 +344,19 @@ public final class HookedTransformer implements AutoCloseable {
                 java.nio.file.Files.copy(src, out.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
         }
+    }
+
+    /** A weight's values as float32 (BF16 weights widened exactly). */
+    private float[] floats(NDArray a) {
+        if (bf16 == null || a.getShape().dimension() != 2) return a.toFloatArray();
+        try (NDManager tmp = NDManager.newBaseManager(a.getDevice())) {
+            return bf16.widen(a, tmp).toFloatArray();
+        }
+    }
+
+    /** The number format the weights and linear layers compute in. */
+    public Precision precision() {
+        return bf16 == null ? Precision.F32 : Precision.BF16;
     }
 
     NDArray weight(Name name, int layer) {
@@ -435,12 +502,12 @@ public final class HookedTransformer implements AutoCloseable {
         NDArray positions = step.create(posIds, new Shape(b, t));
 
         // token embeddings (+ learned positions)
-        NDArray x = Embedding.embedding(ids, weight(Name.EMBED, -1), SparseFormat.DENSE).singletonOrThrow();
+        NDArray x = embed(ids, weight(Name.EMBED, -1), step);
         // Gemma scales embeddings by sqrt(d_model) (as a float32 constant) before anything reads them
         if (f.embedScale()) x = x.mul((float) Math.sqrt(c.dModel()));
         x = hook(HookPoint.EMBED, x, info, step);
         if (f.positions() == FamilySpec.PositionKind.LEARNED) {
-            NDArray p = Embedding.embedding(positions, weight(Name.POS_EMBED, -1), SparseFormat.DENSE).singletonOrThrow();
+            NDArray p = embed(positions, weight(Name.POS_EMBED, -1), step);
             p = hook(HookPoint.POS_EMBED, p, info, step);
             x = x.add(p);
         }
@@ -474,6 +541,12 @@ public final class HookedTransformer implements AutoCloseable {
         if (lastOnly && t > 1) x = x.get(new NDIndex(":, -1:, :"));
         NDArray logits = linear(x, c.tiedEmbeddings() ? key(Name.EMBED, -1) : key(Name.LM_HEAD, -1), null);
         return shape.logitSoftcap() > 0 ? softcap(logits, shape.logitSoftcap()) : logits;
+    }
+
+    /** Rows {@code ids} [batch, pos] of {@code table} [n, d] as float32 [batch, pos, d] in {@code step}. */
+    private NDArray embed(NDArray ids, NDArray table, NDManager step) {
+        if (bf16 != null) return bf16.embedding(ids, table, step);
+        return Embedding.embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
     }
 
     /** cap * tanh(x / cap): Gemma 2's soft bound on attention scores and output logits. */
@@ -577,6 +650,10 @@ public final class HookedTransformer implements AutoCloseable {
     /** x [..., in] . W^T + bias, W [out, in] stored under {@code weightKey}; result [..., out] in x's manager. */
     private NDArray linear(NDArray x, String weightKey, NDArray bias) {
         Shape s = x.getShape();
+        if (bf16 != null) {
+            NDArray y = bf16.linear(x, weights.get(weightKey), x.getManager());
+            return bias == null ? y : y.add(bias);
+        }
         long in = s.get(s.dimension() - 1), rows = s.size() / in;
         NDArray view = views == null ? null : views.get(weightKey);
         if (view == null || rows > FEW_ROWS) return Linear.linear(x, weights.get(weightKey), bias).singletonOrThrow();
@@ -613,6 +690,7 @@ public final class HookedTransformer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (bf16 != null) bf16.close();
         if (viewManager != null) viewManager.close();
         manager.close();
     }

@@ -1,0 +1,89 @@
+package dev.persona.model;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * BF16 arithmetic for {@link Precision#BF16}, run as methods of a small TorchScript module
+ * ({@code bf16_kernels.pt}, written by {@code tools/make_bf16.py}). DJL 0.36's PyTorch JNI has no
+ * code for torch.bfloat16: creating a BF16 array or casting to one through DJL aborts the JVM. The
+ * module's methods do the casts inside libtorch instead; the BF16 tensors they return travel as
+ * ordinary DJL arrays (DataType UNKNOWN) that only these methods compute with.
+ *
+ * <p>Every result is attached to the manager passed in; the IValue boxes are freed at once.
+ */
+final class Bf16Kernels implements AutoCloseable {
+    /**
+     * Up to this many rows (batch x positions) a linear layer runs in libtorch's BF16 kernel; above
+     * it the BF16 operands are widened and multiplied in float32 (same roundings, another summation
+     * order). On the 2-core AVX2 machine, 896 -> 4864: 1 row 0.57 ms BF16 vs 1.09 ms F32; 8 rows
+     * 4.2 vs 2.4 ms; 512 rows 246 vs 42 ms widened (docs/BENCHMARKS.md).
+     */
+    static final long FEW_ROWS = 4;
+    private static final String RESOURCE = "bf16_kernels.pt";
+
+    private final NDManager owner;
+    private final PtSymbolBlock module;
+
+    private Bf16Kernels(NDManager owner, PtSymbolBlock module) {
+        this.owner = owner;
+        this.module = module;
+    }
+
+    /** Loads the module onto {@code device}; it lives until {@link #close}. */
+    static Bf16Kernels load(Device device) {
+        NDManager owner = Engine.getEngine("PyTorch").newBaseManager(device);
+        try (InputStream in = Bf16Kernels.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) throw new IllegalStateException(RESOURCE + " is missing from the Persona jar (rebuild it)");
+            PtSymbolBlock module = JniUtils.loadModule((PtNDManager) owner, in, true, false);
+            return new Bf16Kernels(owner, module);
+        } catch (IOException e) {
+            owner.close();
+            throw new IllegalStateException("cannot read " + RESOURCE + " from the Persona jar", e);
+        }
+    }
+
+    /** x rounded to BF16 (round to nearest even), attached to {@code into}. */
+    NDArray narrow(NDArray x, NDManager into) {
+        return call("narrow", into, IValue.from((PtNDArray) x));
+    }
+
+    /** Any tensor widened to float32, attached to {@code into}. */
+    NDArray widen(NDArray x, NDManager into) {
+        return call("forward", into, IValue.from((PtNDArray) x));
+    }
+
+    /** x [..., in] float32 times BF16 w [out, in]^T, rounded to BF16, as float32 [..., out]; no bias. */
+    NDArray linear(NDArray x, NDArray w, NDManager into) {
+        return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(FEW_ROWS));
+    }
+
+    /** Rows {@code ids} (int64, any shape) of the BF16 table {@code w}, as float32 [..., d]. */
+    NDArray embedding(NDArray ids, NDArray w, NDManager into) {
+        return call("embedding", into, IValue.from((PtNDArray) ids), IValue.from((PtNDArray) w));
+    }
+
+    private NDArray call(String method, NDManager into, IValue... args) {
+        try (IValue out = IValueUtils.runMethod(module, method, args)) {
+            return out.toTensor((PtNDManager) into);
+        } finally {
+            for (IValue a : args) a.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        module.close();
+        owner.close();
+    }
+}
