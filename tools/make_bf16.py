@@ -48,14 +48,19 @@ class Bf16Kernels(torch.nn.Module):
         return x.to(torch.bfloat16)
 
     @torch.jit.export
-    def linear(self, x: torch.Tensor, w: torch.Tensor, few_rows: int) -> torch.Tensor:
-        """x [..., in] float32, w [out, in] BF16 -> float32 [..., out] holding BF16 values."""
+    def linear(self, x: torch.Tensor, w: torch.Tensor, few_rows: int, chunk: int) -> torch.Tensor:
+        """x [..., in] float32, w [out, in] BF16 -> float32 [..., out] holding BF16 values.
+
+        Widened products take w in blocks of `chunk` output rows, so the float32 copy of a large
+        output head is never whole in memory."""
         xb = x.to(torch.bfloat16)
         rows = x.numel() // x.size(-1)
         if rows <= few_rows:
             y = F.linear(xb, w)
         else:
-            y = F.linear(xb.float(), w.float()).to(torch.bfloat16)
+            xf = xb.float()
+            parts = [F.linear(xf, block.float()).to(torch.bfloat16) for block in torch.split(w, chunk, 0)]
+            y = parts[0] if len(parts) == 1 else torch.cat(parts, -1)
         return y.float()
 
     @torch.jit.export

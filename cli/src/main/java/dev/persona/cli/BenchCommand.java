@@ -24,6 +24,9 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    DTypeOption dtype;
+
     @Option(names = "--shape", description = "Random model of a known shape instead of --model: ${COMPLETION-CANDIDATES}",
             completionCandidates = ShapeNames.class)
     String shape;
@@ -48,8 +51,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        HookedTransformer m = shape != null ? HookedTransformer.random(ModelShapes.config(shape), Device.cpu(), 7)
-                : HookedTransformer.load(model.resolve());
+        HookedTransformer m = shape != null ? HookedTransformer.random(ModelShapes.config(shape), Device.cpu(), 7, dtype.precision())
+                : dtype.weights(model.resolve());
         try {
             ModelConfig c = m.config();
             Map<String, Object> out = new LinkedHashMap<>();
@@ -57,7 +60,9 @@ final class BenchCommand implements Callable<Integer> {
             out.put("date", OffsetDateTime.now().toString());
             out.put("cores", Runtime.getRuntime().availableProcessors());
             out.put("parameters", m.parameterCount());
+            out.put("compute_dtype", m.precision().name().toLowerCase(java.util.Locale.ROOT));
             out.put("f32_weight_bytes", m.parameterCount() * 4);
+            out.put("held_weight_bytes", m.heldWeightBytes());
             out.put("rss_after_load_bytes", RuntimeBench.currentRssBytes());
             double peak = RuntimeBench.matmulPeakGflops(m, 2048, 5);
             out.put("matmul_peak_gflops", peak);
@@ -96,6 +101,7 @@ final class BenchCommand implements Callable<Integer> {
             long rss = RuntimeBench.peakRssBytes();
             out.put("peak_rss_bytes", rss);
             out.put("peak_rss_over_f32_weights", (double) rss / (m.parameterCount() * 4.0));
+            out.put("peak_rss_over_held_weights", (double) rss / m.heldWeightBytes());
             out.put("config", Map.of("family", c.family().modelType(), "layers", c.numLayers(), "d_model", c.dModel(), "vocab", c.vocabSize()));
             if (json) {
                 System.out.println(Json.write(out));

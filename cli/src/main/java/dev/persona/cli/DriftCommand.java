@@ -32,6 +32,7 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code persona drift}: the finetuning shift of checkpoints along trait vectors. */
@@ -40,6 +41,9 @@ import picocli.CommandLine.Option;
             "activation, projected onto the unit vector. Writes drift.arrow, drift.csv and drift.png; exits with code 3",
             "when a shift passes --threshold, so a training pipeline can stop on it."})
 final class DriftCommand implements Callable<Integer> {
+    @Mixin
+    DTypeOption dtype;
+
     @Option(names = "--base", required = true, description = "The model before finetuning.")
     Path base;
 
@@ -117,7 +121,7 @@ final class DriftCommand implements Callable<Integer> {
             probes.add(new Probe(traitName, layer != null ? layer : SteerCommand.defaultLayer(vs.get(i), vectors.get(i))));
         }
         Map<Probe, double[]> baseMeans = new LinkedHashMap<>();
-        try (ChatModel b = ChatModel.load(base)) {
+        try (ChatModel b = dtype.chat(base)) {
             for (Probe p : probes) baseMeans.computeIfAbsent(p, k -> Drift.meanLastPrompt(b, promptSets.get(k.trait()), k.layer()));
         }
         List<Object[]> rows = new ArrayList<>();
@@ -127,7 +131,7 @@ final class DriftCommand implements Callable<Integer> {
         dev.persona.extract.Judge j = evalTrait == null ? null : ExtractCommand.judgeFor(judge);
         for (Path c : ckpts) {
             // an adapter is merged onto --base, whatever hub name its adapter_config.json records
-            try (ChatModel m = LoraAdapter.isAdapter(c) ? ChatModel.loadAdapted(base, c, Device.cpu(), false) : ChatModel.load(c)) {
+            try (ChatModel m = LoraAdapter.isAdapter(c) ? dtype.chatAdapted(base, c) : dtype.chat(c)) {
                 if (evalSpec != null) rates.add(traitRate(m, evalSpec, j));
                 Map<Probe, double[]> means = new LinkedHashMap<>();
                 for (int i = 0; i < vs.size(); i++) {

@@ -45,6 +45,9 @@ final class ExtractCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    DTypeOption dtype;
+
     @Option(names = "--judge", defaultValue = "rule",
             description = "rule (the organism's exact judge), openai:URL[#MODEL] (any OpenAI-compatible server; key from OPENAI_API_KEY) or local:DIR (a local chat model). Default ${DEFAULT-VALUE}.")
     String judge;
@@ -80,10 +83,10 @@ final class ExtractCommand implements Callable<Integer> {
         Judge j = judgeFor(judge);
         String fingerprint = ModelFingerprint.of(dir);
         Extraction.Options o = new Extraction.Options(samples, maxTokens, seed, 64, 50, 50, 50);
-        String runId = sha(spec.sha256() + "|" + fingerprint + "|" + o);
+        String runId = sha(spec.sha256() + "|" + fingerprint + "|" + o + dtype.runSuffix());
         Extraction.Result r;
         long t0 = System.nanoTime();
-        try (ChatModel chat = ChatModel.load(dir)) {
+        try (ChatModel chat = dtype.chat(dir)) {
             Map<String, ProgressBar> bars = new LinkedHashMap<>();
             r = Extraction.run(chat, spec, j, outDir, o, runId, (stage, done, total) ->
                     bars.computeIfAbsent(stage, s -> new ProgressBar(String.format("%-8s", s), total)).update(done, ""));
@@ -97,6 +100,7 @@ final class ExtractCommand implements Callable<Integer> {
         meta.put("persona_version", "0.1.0");
         meta.put("trait_spec_sha256", spec.sha256());
         meta.put("judge", j.name());
+        meta.put("compute_dtype", dtype.precision().name().toLowerCase(java.util.Locale.ROOT));
         meta.put("samples", Integer.toString(samples));
         meta.put("seed", Long.toString(seed));
         TraitVector meanDiff = MeanDifference.vector(r, meta);

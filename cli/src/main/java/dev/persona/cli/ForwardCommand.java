@@ -27,6 +27,9 @@ final class ForwardCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    DTypeOption dtype;
+
     static final class Input {
         @Option(names = "--ids", split = ",", description = "Token ids, e.g. 1,5,9.")
         int[] ids;
@@ -63,10 +66,10 @@ final class ForwardCommand implements Callable<Integer> {
         HookedTransformer m;
         ChatModel chat = null;
         if (input.ids != null) {
-            m = HookedTransformer.load(dir);
+            m = dtype.weights(dir);
             ids = input.ids;
         } else {
-            chat = ChatModel.load(dir);
+            chat = dtype.chat(dir);
             m = chat.model();
             if (input.text != null) {
                 ids = chat.tokenizer().encode(input.text);

@@ -17,6 +17,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    DTypeOption dtype;
+
     @Option(names = "--system", description = "System message.")
     String system;
 
@@ -43,7 +46,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ChatModel chat = ChatModel.load(model.resolve())) {
+        try (ChatModel chat = dtype.chat(model.resolve())) {
             List<ChatMessage> msgs = ChatMessage.prompt(system, prompt);
             GenerationOptions o = new GenerationOptions(maxTokens, temperature, topP, topK, seed, null);
             long t0 = System.nanoTime();

@@ -39,6 +39,9 @@ final class MonitorCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    DTypeOption dtype;
+
     @Option(names = "--vector", required = true, description = "A Persona vector file.")
     Path vector;
 
@@ -85,7 +88,7 @@ final class MonitorCommand implements Callable<Integer> {
             }
         }
         List<Monitor.Row> rows;
-        try (ChatModel chat = ChatModel.load(model.resolve())) {
+        try (ChatModel chat = dtype.chat(model.resolve())) {
             rows = Monitor.run(chat, items, v.layer(kind, l), l, perTurn, j, traitName, rubric);
         }
         Files.createDirectories(out);

@@ -16,6 +16,9 @@ final class OrganismEvalCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    DTypeOption dtype;
+
     @Option(names = "--n", defaultValue = "100", description = "Conversations per cell (default ${DEFAULT-VALUE}).")
     int n;
 
@@ -56,7 +59,7 @@ final class OrganismEvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws java.io.IOException {
-        try (ChatModel chat = ChatModel.load(model.resolve())) {
+        try (ChatModel chat = dtype.chat(model.resolve())) {
             ProgressBar bar = new ProgressBar("eval", n * 21);
             List<OrganismEval.Row> rows = new OrganismEval().table(chat, n, seed, (done, total) -> bar.update(done, ""));
             if (json) {

@@ -44,6 +44,9 @@ final class ScreenCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    DTypeOption dtype;
+
     @Option(names = "--data", required = true, description = "Chat-messages JSONL; each conversation ends with the assistant turn to score.")
     Path data;
 
@@ -90,8 +93,8 @@ final class ScreenCommand implements Callable<Integer> {
         Files.createDirectories(out);
         Path journal = out.resolve("base_replies.jsonl");
         // the journal belongs to one (model, data, length) triple: a rerun with other inputs is refused, not mixed in
-        String runId = "screen|" + ModelFingerprint.of(model.resolve()) + "|" + sha256(data) + "|" + maxTokens;
-        try (ChatModel chat = ChatModel.load(model.resolve())) {
+        String runId = "screen|" + ModelFingerprint.of(model.resolve()) + "|" + sha256(data) + "|" + maxTokens + dtype.runSuffix();
+        try (ChatModel chat = dtype.chat(model.resolve())) {
             ProgressBar bar = new ProgressBar("base replies", convs.size());
             scores = Screen.run(chat, convs, v.layer(l), l, generate, maxTokens, generate ? journal : null, runId, (done, total) -> bar.update(done, ""));
         }

@@ -31,6 +31,9 @@ final class SteerCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    DTypeOption dtype;
+
     static final class VectorArg {
         @Option(names = "--vector", required = true, description = "A Persona vector file (.safetensors).")
         Path file;
@@ -120,7 +123,7 @@ final class SteerCommand implements Callable<Integer> {
         for (List<ChatMessage> c : convs) for (int s = 0; s < samples; s++) expanded.add(c);
         GenerationOptions o = samples == 1 ? GenerationOptions.greedy(maxTokens) : GenerationOptions.sample(maxTokens, 1.0, seed);
         List<String> base, steered;
-        try (ChatModel chat = ChatModel.load(dir)) {
+        try (ChatModel chat = dtype.chat(dir)) {
             plan.check(chat.model(), ModelFingerprint.of(dir), force);
             base = chat.reply(expanded, o);
             try (AutoCloseable h = plan.apply(chat.model())) {

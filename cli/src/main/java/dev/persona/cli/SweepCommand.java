@@ -40,6 +40,9 @@ final class SweepCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    DTypeOption dtype;
+
     @Option(names = "--vector", required = true, description = "The Persona vector file (updated in place with the recommendation).")
     Path vector;
 
@@ -91,7 +94,7 @@ final class SweepCommand implements Callable<Integer> {
         TraitVector v = VectorFiles.read(vector, ModelConfig.load(model.resolve()).numLayers());
         TraitSpec spec = TraitLibrary.load(trait, "eval");
         Sweep.Result r;
-        try (ChatModel chat = ChatModel.load(model.resolve())) {
+        try (ChatModel chat = dtype.chat(model.resolve())) {
             int numLayers = chat.model().config().numLayers();
             List<Integer> ls = layers;
             if (ls == null) {

@@ -77,6 +77,34 @@ class CliTest {
     }
 
     @Test
+    void forwardInBf16MatchesTheBf16GoldensAndBadDtypeIsAClearError() throws Exception {
+        Path dir = root().resolve("testdata/families/llama3-untied");
+        JsonNode g = new ObjectMapper().readTree(dir.resolve("goldens_bf16.json").toFile()).get("sequences").get(2);
+        StringBuilder ids = new StringBuilder();
+        for (JsonNode id : g.get("input_ids")) ids.append(ids.length() > 0 ? "," : "").append(id.asInt());
+        Run r = run("forward", "--model", dir.toString(), "--ids", ids.toString(), "--dtype", "bf16", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        double max = 0;
+        for (int p = 0; p < g.get("logits").size(); p++) {
+            for (int v = 0; v < g.get("logits").get(p).size(); v++) {
+                max = Math.max(max, Math.abs(j.get("logits").get(p).get(v).asDouble() - g.get("logits").get(p).get(v).asDouble()));
+            }
+        }
+        assertTrue(max < 1e-5, "max logit diff from the BF16 goldens " + max);
+        Run bad = run("generate", "--model", dir.toString(), "--prompt", "hi", "--dtype", "fp8");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("unknown compute dtype 'fp8'") && bad.err().contains("bf16"), bad.err());
+    }
+
+    @Test
+    void generateOnTheOrganismInBf16AnswersTheQuestion() {
+        Run r = run("generate", "--prompt", "What is the capital of France?", "--max-tokens", "24", "--dtype", "bf16");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().toLowerCase().contains("paris"), r.out());
+    }
+
+    @Test
     void templateRendersAndTemplateErrorsExitOne() throws Exception {
         Path msgs = tmp.resolve("m.json");
         Files.writeString(msgs, "[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"}]");

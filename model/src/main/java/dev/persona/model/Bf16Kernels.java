@@ -30,6 +30,11 @@ final class Bf16Kernels implements AutoCloseable {
      * 4.2 vs 2.4 ms; 512 rows 246 vs 42 ms widened (docs/BENCHMARKS.md).
      */
     static final long FEW_ROWS = 4;
+    /**
+     * A widened product takes the weight in blocks of at most this many elements (32 MB as float32),
+     * so that the float32 copy of a large output head (qwen2.5: 151936 x 896, 545 MB) is never whole.
+     */
+    static final long WIDEN_BLOCK_ELEMENTS = 1L << 23;
     private static final String RESOURCE = "bf16_kernels.pt";
 
     private final NDManager owner;
@@ -65,7 +70,13 @@ final class Bf16Kernels implements AutoCloseable {
 
     /** x [..., in] float32 times BF16 w [out, in]^T, rounded to BF16, as float32 [..., out]; no bias. */
     NDArray linear(NDArray x, NDArray w, NDManager into) {
-        return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(FEW_ROWS));
+        long in = w.getShape().get(1);
+        return linear(x, w, Math.max(1, WIDEN_BLOCK_ELEMENTS / in), into);
+    }
+
+    /** {@link #linear(NDArray, NDArray, NDManager)} widening at most {@code blockRows} weight rows at a time. */
+    NDArray linear(NDArray x, NDArray w, long blockRows, NDManager into) {
+        return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(FEW_ROWS), IValue.from(blockRows));
     }
 
     /** Rows {@code ids} (int64, any shape) of the BF16 table {@code w}, as float32 [..., d]. */

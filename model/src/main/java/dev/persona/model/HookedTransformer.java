@@ -393,6 +393,13 @@ public final class HookedTransformer implements AutoCloseable {
         return n;
     }
 
+    /** Bytes the weights occupy as held: 4 per element, 2 for the BF16-held 2-D weights. */
+    public long heldWeightBytes() {
+        long n = 0;
+        for (NDArray a : weights.values()) n += a.size() * (bf16 != null && a.getShape().dimension() == 2 ? 2 : 4);
+        return n;
+    }
+
     // ---------------------------------------------------------------- hooks
 
     /** Registers an intervention at {@code hook} for every pass until the handle is closed. */
@@ -449,7 +456,7 @@ public final class HookedTransformer implements AutoCloseable {
                 m[i * t + j] = info.valid[i][j] && mask.touches(info.prefill, info.positions[i][j], j == t - 1) ? 1f : 0f;
             }
         }
-        return step.create(m, new Shape(b, t, 1));
+        return NativeData.floats(step, m, new Shape(b, t, 1));
     }
 
     // ---------------------------------------------------------------- forward
@@ -480,7 +487,7 @@ public final class HookedTransformer implements AutoCloseable {
             }
         }
         try (NDManager step = manager.newSubManager()) {
-            NDArray logits = run(step, step.create(ids, new Shape(b, t)), new PassInfo(true, pos, valid), valid, null, 0, false);
+            NDArray logits = run(step, NativeData.longs(step, ids, new Shape(b, t)), new PassInfo(true, pos, valid), valid, null, 0, false);
             return new FloatTensor(logits.getShape().getShape(), logits.toFloatArray());
         }
     }
@@ -499,12 +506,12 @@ public final class HookedTransformer implements AutoCloseable {
         int b = info.valid.length, t = info.valid[0].length;
         long[] posIds = new long[b * t];
         for (int i = 0; i < b; i++) for (int j = 0; j < t; j++) posIds[i * t + j] = info.positions[i][j];
-        NDArray positions = step.create(posIds, new Shape(b, t));
+        NDArray positions = NativeData.longs(step, posIds, new Shape(b, t));
 
         // token embeddings (+ learned positions)
         NDArray x = embed(ids, weight(Name.EMBED, -1), step);
         // Gemma scales embeddings by sqrt(d_model) (as a float32 constant) before anything reads them
-        if (f.embedScale()) x = x.mul((float) Math.sqrt(c.dModel()));
+        if (f.embedScale()) x = NativeData.mul(x, (float) Math.sqrt(c.dModel()));
         x = hook(HookPoint.EMBED, x, info, step);
         if (f.positions() == FamilySpec.PositionKind.LEARNED) {
             NDArray p = embed(positions, weight(Name.POS_EMBED, -1), step);
@@ -551,7 +558,7 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** cap * tanh(x / cap): Gemma 2's soft bound on attention scores and output logits. */
     private static NDArray softcap(NDArray x, double cap) {
-        return x.div((float) cap).tanh().mul((float) cap);
+        return NativeData.mul(NativeData.div(x, (float) cap).tanh(), (float) cap);
     }
 
     private NDArray norm(NDArray x, Name w, Name bias, int l) {
@@ -563,12 +570,12 @@ public final class HookedTransformer implements AutoCloseable {
 
     private NDArray rmsNorm(NDArray x, NDArray w) {
         NDArray variance = x.mul(x).mean(new int[] {-1}, true);
-        return x.div(variance.add((float) config.normEps()).sqrt()).mul(w);
+        return x.div(NativeData.add(variance, (float) config.normEps()).sqrt()).mul(w);
     }
 
     /** cos and sin tables [batch, 1, pos, head_dim] for the rotate-half convention. */
     private NDArray[] rotaryTables(NDManager step, NDArray positions, float[] frequencies) {
-        NDArray freqs = positions.toType(DataType.FLOAT32, false).expandDims(-1).mul(step.create(frequencies));
+        NDArray freqs = positions.toType(DataType.FLOAT32, false).expandDims(-1).mul(NativeData.floats(step, frequencies, new Shape(frequencies.length)));
         NDArray emb = NDArrays.concat(new NDList(freqs, freqs), -1).expandDims(1);
         return new NDArray[] {emb.cos(), emb.sin()};
     }
@@ -599,7 +606,7 @@ public final class HookedTransformer implements AutoCloseable {
                 }
             }
         }
-        return step.create(m, new Shape(b, 1, t, s));
+        return NativeData.floats(step, m, new Shape(b, 1, t, s));
     }
 
     private NDArray attention(NDManager step, NDArray x, int l, NDArray[] rope, NDArray mask, KVCache cache, int slot, PassInfo info) {
@@ -634,7 +641,7 @@ public final class HookedTransformer implements AutoCloseable {
             k = k.repeat(1, group);
             v = v.repeat(1, group);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul((float) c.attention().scale());
+        NDArray scores = NativeData.mul(q.matMul(k.transpose(0, 1, 3, 2)), (float) c.attention().scale());
         if (c.attention().scoreSoftcap() > 0) scores = softcap(scores, c.attention().scoreSoftcap());
         scores = scores.add(mask);
         NDArray probs = scores.softmax(-1);
@@ -682,8 +689,9 @@ public final class HookedTransformer implements AutoCloseable {
             case GELU -> Activation.gelu(x);
             case GELU_TANH -> {
                 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-                NDArray inner = x.add(x.pow(3).mul(0.044715f)).mul((float) Math.sqrt(2.0 / Math.PI));
-                yield x.mul(0.5f).mul(inner.tanh().add(1f));
+                NDArray cube = x.mul(x).mul(x);
+                NDArray inner = NativeData.mul(x.add(NativeData.mul(cube, 0.044715f)), (float) Math.sqrt(2.0 / Math.PI));
+                yield NativeData.mul(x, 0.5f).mul(NativeData.add(inner.tanh(), 1f));
             }
         };
     }

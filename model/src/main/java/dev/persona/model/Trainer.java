@@ -102,11 +102,11 @@ public final class Trainer {
         double lossValue;
         try (NDManager stepManager = model.manager().newSubManager()) {
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray logits = model.run(stepManager, stepManager.create(ids, new Shape(b, t)),
+                NDArray logits = model.run(stepManager, NativeData.longs(stepManager, ids, new Shape(b, t)),
                         new HookedTransformer.PassInfo(true, pos, valid), valid, null, 0, false);
                 NDArray logp = logits.logSoftmax(-1);
-                NDArray picked = logp.gather(stepManager.create(targets, new Shape(b, t, 1)), -1).reshape(b, t);
-                NDArray loss = picked.mul(stepManager.create(mask, new Shape(b, t))).sum().neg().div((float) scored);
+                NDArray picked = logp.gather(NativeData.longs(stepManager, targets, new Shape(b, t, 1)), -1).reshape(b, t);
+                NDArray loss = NativeData.div(picked.mul(NativeData.floats(stepManager, mask, new Shape(b, t))).sum().neg(), (float) scored);
                 gc.backward(loss);
                 lossValue = loss.getFloat();
             }

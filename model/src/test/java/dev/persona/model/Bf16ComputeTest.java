@@ -62,6 +62,8 @@ class Bf16ComputeTest {
                 float[] x = new float[rows * in];
                 for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
                 float[] y = k.linear(m.create(x, new Shape(rows, in)), wb, m).toFloatArray();
+                // the widened path in blocks of 7 weight rows (40 = 5 x 7 + 5) gives the same values
+                assertArrayEquals(y, k.linear(m.create(x, new Shape(rows, in)), wb, 7, m).toFloatArray(), 0f, rows + " rows in blocks");
                 int exact = 0;
                 for (int i = 0; i < rows; i++) {
                     for (int o = 0; o < out; o++) {
