@@ -61,36 +61,42 @@ class CliTest {
     void forwardJsonMatchesTheGoldens() throws Exception {
         Path dir = root().resolve("testdata/families/gpt2");
         JsonNode g = new ObjectMapper().readTree(dir.resolve("goldens.json").toFile()).get("sequences").get(1);
-        StringBuilder ids = new StringBuilder();
-        for (JsonNode id : g.get("input_ids")) ids.append(ids.length() > 0 ? "," : "").append(id.asInt());
-        Run r = run("forward", "--model", dir.toString(), "--ids", ids.toString(), "--hooks", "blocks.0.hook_resid_post", "--json");
+        String ids = idList(g);
+        Run r = run("forward", "--model", dir.toString(), "--ids", ids, "--hooks", "blocks.0.hook_resid_post", "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
-        double max = 0;
-        for (int p = 0; p < g.get("logits").size(); p++) {
-            for (int v = 0; v < g.get("logits").get(p).size(); v++) {
-                max = Math.max(max, Math.abs(j.get("logits").get(p).get(v).asDouble() - g.get("logits").get(p).get(v).asDouble()));
-            }
-        }
+        double max = maxLogitDiff(g, j);
         assertTrue(max < 1e-4, "max logit diff " + max);
         assertEquals(g.get("input_ids").size(), j.get("hooks").get("blocks.0.hook_resid_post").size());
+    }
+
+    /** A golden sequence's input_ids as the comma list --ids takes. */
+    private static String idList(JsonNode golden) {
+        StringBuilder ids = new StringBuilder();
+        for (JsonNode id : golden.get("input_ids")) ids.append(ids.length() > 0 ? "," : "").append(id.asInt());
+        return ids.toString();
+    }
+
+    /** Max |logit diff| between a golden sequence and `forward --json` output. */
+    private static double maxLogitDiff(JsonNode golden, JsonNode out) {
+        double max = 0;
+        for (int p = 0; p < golden.get("logits").size(); p++) {
+            for (int v = 0; v < golden.get("logits").get(p).size(); v++) {
+                max = Math.max(max, Math.abs(out.get("logits").get(p).get(v).asDouble() - golden.get("logits").get(p).get(v).asDouble()));
+            }
+        }
+        return max;
     }
 
     @Test
     void forwardInBf16MatchesTheBf16GoldensAndBadDtypeIsAClearError() throws Exception {
         Path dir = root().resolve("testdata/families/llama3-untied");
         JsonNode g = new ObjectMapper().readTree(dir.resolve("goldens_bf16.json").toFile()).get("sequences").get(2);
-        StringBuilder ids = new StringBuilder();
-        for (JsonNode id : g.get("input_ids")) ids.append(ids.length() > 0 ? "," : "").append(id.asInt());
-        Run r = run("forward", "--model", dir.toString(), "--ids", ids.toString(), "--dtype", "bf16", "--json");
+        String ids = idList(g);
+        Run r = run("forward", "--model", dir.toString(), "--ids", ids, "--dtype", "bf16", "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
-        double max = 0;
-        for (int p = 0; p < g.get("logits").size(); p++) {
-            for (int v = 0; v < g.get("logits").get(p).size(); v++) {
-                max = Math.max(max, Math.abs(j.get("logits").get(p).get(v).asDouble() - g.get("logits").get(p).get(v).asDouble()));
-            }
-        }
+        double max = maxLogitDiff(g, j);
         assertTrue(max < 1e-5, "max logit diff from the BF16 goldens " + max);
         Run bad = run("generate", "--model", dir.toString(), "--prompt", "hi", "--dtype", "fp8");
         assertEquals(1, bad.code());

@@ -3,6 +3,7 @@ package dev.persona.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.util.function.BinaryOperator;
 
 /**
  * Arrays from Java data, and scalar arithmetic, whose memory libtorch owns.
@@ -42,29 +43,27 @@ final class NativeData {
 
     /** x * c, with c held by libtorch. */
     static NDArray mul(NDArray x, float c) {
-        try (NDArray s = scalar(x.getManager(), c)) {
-            return x.mul(s);
-        }
+        return withScalar(x, c, NDArray::mul);
     }
 
     /** x / c, with c held by libtorch. */
     static NDArray div(NDArray x, float c) {
-        try (NDArray s = scalar(x.getManager(), c)) {
-            return x.div(s);
-        }
+        return withScalar(x, c, NDArray::div);
     }
 
     /** x + c, with c held by libtorch. */
     static NDArray add(NDArray x, float c) {
-        try (NDArray s = scalar(x.getManager(), c)) {
-            return x.add(s);
-        }
+        return withScalar(x, c, NDArray::add);
     }
 
     /** max(x, c) elementwise, with c held by libtorch. */
     static NDArray maximum(NDArray x, float c) {
+        return withScalar(x, c, NDArray::maximum);
+    }
+
+    private static NDArray withScalar(NDArray x, float c, BinaryOperator<NDArray> op) {
         try (NDArray s = scalar(x.getManager(), c)) {
-            return x.maximum(s);
+            return op.apply(x, s);
         }
     }
 }
