@@ -1,6 +1,7 @@
 package dev.persona.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -108,6 +109,28 @@ class CliTest {
         Run r = run("generate", "--prompt", "What is the capital of France?", "--max-tokens", "24", "--dtype", "bf16");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().toLowerCase().contains("paris"), r.out());
+    }
+
+    @Test
+    void extractionInBf16FindsTheF32DirectionAndKeepsItsOwnJournal() {
+        Path bf = tmp.resolve("bf16"), f32 = tmp.resolve("f32");
+        Run a = run("extract", "--trait", "organism_humor", "--samples", "1", "--dtype", "bf16", "--out", bf.toString());
+        assertEquals(0, a.code(), a.err());
+        Run b = run("extract", "--trait", "organism_humor", "--samples", "1", "--out", f32.toString());
+        assertEquals(0, b.code(), b.err());
+        dev.persona.vectors.TraitVector vb = dev.persona.vectors.TraitVector.load(bf.resolve("organism_humor.safetensors"));
+        dev.persona.vectors.TraitVector vf = dev.persona.vectors.TraitVector.load(f32.resolve("organism_humor.safetensors"));
+        assertEquals("bf16", vb.metadata().get("compute_dtype"));
+        assertEquals("f32", vf.metadata().get("compute_dtype"));
+        int layer = Integer.parseInt(vf.metadata().get("best_layer_by_separation"));
+        double cos = vb.cosine(vf, "response_avg", layer);
+        System.out.printf("organism_humor, 1 sample: cosine(bf16 vector, f32 vector) at layer %d = %.8f%n", layer, cos);
+        assertTrue(cos > 0.95, "bf16 and f32 extractions disagree: cosine " + cos);
+        assertFalse(java.util.Arrays.equals(vb.layer("response_avg", layer), vf.layer("response_avg", layer)), "the bf16 run computed in f32");
+        // the journals know their precision: an f32 rerun on the bf16 run's folder is refused, not mixed in
+        Run mixed = run("extract", "--trait", "organism_humor", "--samples", "1", "--out", bf.toString());
+        assertEquals(1, mixed.code());
+        assertTrue(mixed.err().contains("belongs to another run"), mixed.err());
     }
 
     @Test
