@@ -1,7 +1,11 @@
 package dev.persona.cli;
 
 import ai.djl.Device;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.persona.extract.ArrowDatasets;
+import dev.persona.extract.Journal;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
 import dev.persona.model.ChatMessage;
@@ -39,7 +43,8 @@ import picocli.CommandLine.Option;
 @Command(name = "drift", mixinStandardHelpOptions = true,
         description = {"For each checkpoint and vector: the mean over evaluation prompts of the (checkpoint - base) last-prompt-token",
             "activation, projected onto the unit vector. Writes drift.arrow, drift.csv and drift.png; exits with code 3",
-            "when a shift passes --threshold, so a training pipeline can stop on it."})
+            "when a shift passes --threshold, so a training pipeline can stop on it.",
+            "Each measured checkpoint is journaled in OUT: rerun after a crash, or with more checkpoints, to measure only the rest."})
 final class DriftCommand implements Callable<Integer> {
     @Mixin
     DTypeOption dtype;
@@ -84,7 +89,7 @@ final class DriftCommand implements Callable<Integer> {
     boolean json;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws Exception {
         List<Path> ckpts = new ArrayList<>();
         if (checkpoints != null) ckpts.addAll(checkpoints);
         if (run != null) {
@@ -120,29 +125,46 @@ final class DriftCommand implements Callable<Integer> {
             }
             probes.add(new Probe(traitName, layer != null ? layer : SteerCommand.defaultLayer(vs.get(i), vectors.get(i))));
         }
-        Map<Probe, double[]> baseMeans = new LinkedHashMap<>();
-        try (ChatModel b = dtype.chat(base)) {
-            for (Probe p : probes) baseMeans.computeIfAbsent(p, k -> Drift.meanLastPrompt(b, promptSets.get(k.trait()), k.layer()));
-        }
+        TraitSpec evalSpec = evalTrait == null ? null : TraitLibrary.load(evalTrait, "eval");
+        dev.persona.extract.Judge j = evalTrait == null ? null : ExtractCommand.judgeFor(judge);
+        // each finished checkpoint (and the base's means) is journaled: a rerun after a crash, or with
+        // more checkpoints, loads only the models it has not measured
+        Files.createDirectories(out);
+        // the journal's name carries the run's identity: other vectors, prompts or judge start a journal of their own
+        String id = runId(vs, probes, j);
+        Journal journal = new Journal(out.resolve("drift_checkpoints-" + ExtractCommand.sha(id) + ".jsonl"), id);
+        if (journal.size() > 0) System.err.println("resuming: " + journal.size() + " results already in " + out);
+        Map<Probe, double[]> baseMeans = baseMeans(journal, probes, promptSets);
         List<Object[]> rows = new ArrayList<>();
         List<Double> rates = new ArrayList<>();
         boolean passed = false;
-        TraitSpec evalSpec = evalTrait == null ? null : TraitLibrary.load(evalTrait, "eval");
-        dev.persona.extract.Judge j = evalTrait == null ? null : ExtractCommand.judgeFor(judge);
+        ProgressBar bar = new ProgressBar("checkpoints", ckpts.size());
         for (Path c : ckpts) {
-            // an adapter is merged onto --base, whatever hub name its adapter_config.json records
-            try (ChatModel m = LoraAdapter.isAdapter(c) ? dtype.chatAdapted(base, c) : dtype.chat(c)) {
-                if (evalSpec != null) rates.add(traitRate(m, evalSpec, j));
-                Map<Probe, double[]> means = new LinkedHashMap<>();
-                for (int i = 0; i < vs.size(); i++) {
-                    Probe p = probes.get(i);
-                    double[] mean = means.computeIfAbsent(p, k -> Drift.meanLastPrompt(m, promptSets.get(k.trait()), k.layer()));
-                    double shift = Drift.shift(baseMeans.get(p), mean, vs.get(i).layer(p.layer()));
-                    int step = c.getFileName().toString().matches("checkpoint-\\d+") ? Finetune.stepOf(c) : -1;
-                    rows.add(new Object[] {c.toString(), step, vs.get(i).metadata().getOrDefault("trait", vectors.get(i).toString()), p.layer(), shift});
-                    if (threshold != null && shift > threshold) passed = true;
+            String key = "checkpoint|" + identity(c);
+            if (!journal.has(key)) {
+                // an adapter is merged onto --base, whatever hub name its adapter_config.json records
+                try (ChatModel m = LoraAdapter.isAdapter(c) ? dtype.chatAdapted(base, c) : dtype.chat(c)) {
+                    ObjectNode record = journal.newRecord(key);
+                    if (evalSpec != null) Journal.putNumber(record, "rate", traitRate(m, evalSpec, j));
+                    Map<Probe, double[]> means = new LinkedHashMap<>();
+                    ArrayNode shifts = record.putArray("shifts");
+                    for (int i = 0; i < vs.size(); i++) {
+                        Probe p = probes.get(i);
+                        double[] mean = means.computeIfAbsent(p, k -> Drift.meanLastPrompt(m, promptSets.get(k.trait()), k.layer()));
+                        shifts.add(Drift.shift(baseMeans.get(p), mean, vs.get(i).layer(p.layer())));
+                    }
+                    journal.append(List.of(record));
                 }
             }
+            JsonNode done = journal.get(key);
+            if (evalSpec != null) rates.add(Journal.number(done.get("rate")));
+            int step = c.getFileName().toString().matches("checkpoint-\\d+") ? Finetune.stepOf(c) : -1;
+            for (int i = 0; i < vs.size(); i++) {
+                double shift = done.get("shifts").get(i).asDouble();
+                rows.add(new Object[] {c.toString(), step, vs.get(i).metadata().getOrDefault("trait", vectors.get(i).toString()), probes.get(i).layer(), shift});
+                if (threshold != null && shift > threshold) passed = true;
+            }
+            bar.update(rows.size() / vs.size(), c.getFileName().toString());
         }
         Files.createDirectories(out);
         write(out, rows);
@@ -186,6 +208,59 @@ final class DriftCommand implements Callable<Integer> {
             return 3;
         }
         return 0;
+    }
+
+    /** The base model's mean last-prompt activation per probe, from the journal or measured (and journaled) now. */
+    private Map<Probe, double[]> baseMeans(Journal journal, List<Probe> probes, Map<String, List<List<ChatMessage>>> promptSets) throws IOException {
+        Map<Probe, double[]> means = new LinkedHashMap<>();
+        String key = "base|" + identity(base);
+        JsonNode saved = journal.get(key);
+        if (saved == null) {
+            ObjectNode record = journal.newRecord(key);
+            try (ChatModel b = dtype.chat(base)) {
+                for (Probe p : probes) {
+                    if (means.containsKey(p)) continue;
+                    double[] mean = Drift.meanLastPrompt(b, promptSets.get(p.trait()), p.layer());
+                    means.put(p, mean);
+                    ArrayNode a = record.putArray(p.trait() + "@" + p.layer());
+                    for (double v : mean) a.add(v);
+                }
+            }
+            journal.append(List.of(record));
+            return means;
+        }
+        for (Probe p : probes) {
+            JsonNode a = saved.get(p.trait() + "@" + p.layer());
+            double[] mean = new double[a.size()];
+            for (int i = 0; i < mean.length; i++) mean[i] = a.get(i).asDouble();
+            means.put(p, mean);
+        }
+        return means;
+    }
+
+    /** Everything a result depends on besides the checkpoint: vectors' rows, probes, prompts, judge, dtype. */
+    private String runId(List<TraitVector> vs, List<Probe> probes, dev.persona.extract.Judge j) throws Exception {
+        StringBuilder id = new StringBuilder("drift");
+        for (int i = 0; i < vs.size(); i++) {
+            float[] row = vs.get(i).layer(probes.get(i).layer());
+            id.append('|').append(probes.get(i)).append(':').append(java.util.Arrays.toString(row));
+        }
+        id.append('|').append(system).append('|').append(evalTrait).append('|').append(j == null ? "" : j.name()).append('|').append(evalSamples);
+        return "drift|" + ExtractCommand.sha(id.toString()) + dtype.runSuffix();
+    }
+
+    /**
+     * A model directory as it is now: its path and each weight file's name, size and modification
+     * time, so a checkpoint rewritten in place is measured again.
+     */
+    static String identity(Path dir) throws IOException {
+        StringBuilder id = new StringBuilder(dir.toAbsolutePath().normalize().toString());
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList()) {
+                id.append('|').append(f.getFileName()).append(':').append(Files.size(f)).append(':').append(Files.getLastModifiedTime(f).toMillis());
+            }
+        }
+        return id.toString();
     }
 
     /** Where a vector's shift is measured: the evaluation prompts of {@code trait}, at vector row {@code layer}. */

@@ -1,6 +1,7 @@
 package dev.persona.cli;
 
 import dev.persona.extract.ArrowDatasets;
+import dev.persona.extract.Journal;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
 import dev.persona.model.ChatModel;
@@ -35,7 +36,9 @@ import picocli.CommandLine.Option;
 @Command(name = "sweep", mixinStandardHelpOptions = true,
         description = {"Steer the trait's evaluation questions at each (layer, coef), judge trait score and coherence, write",
             "sweep.arrow, sweep.csv and sweep.png, and store recommended_layer/recommended_coef (highest trait score with",
-            "coherence >= --coherence-floor) in the vector file's metadata."})
+            "coherence >= --coherence-floor) in the vector file's metadata.",
+            "Finished cells are journaled in OUT: rerun the same command after a crash to resume; more --layers or --coefs",
+            "on the same OUT answer only the new cells."})
 final class SweepCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
@@ -90,9 +93,10 @@ final class SweepCommand implements Callable<Integer> {
     boolean json;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws Exception {
         TraitVector v = VectorFiles.read(vector, ModelConfig.load(model.resolve()).numLayers());
         TraitSpec spec = TraitLibrary.load(trait, "eval");
+        Files.createDirectories(out);
         Sweep.Result r;
         try (ChatModel chat = dtype.chat(model.resolve())) {
             int numLayers = chat.model().config().numLayers();
@@ -104,12 +108,18 @@ final class SweepCommand implements Callable<Integer> {
             for (int l : ls) {
                 new SteeringPlan().add(new SteeringPlan.Steer(v, kind, l, 1, false, PositionMask.ALL)).check(chat.model(), ModelFingerprint.of(model.resolve()), true);
             }
+            Sweep.Grid grid = new Sweep.Grid(kind, ls, coefs, samples, maxTokens, seed, PositionMask.parse(positions), floor);
+            dev.persona.extract.Judge j = ExtractCommand.judgeFor(judge);
+            // finished cells are journaled; the journal is tied to everything but the grid, so a rerun
+            // after a crash, or with more layers or coefficients, answers only the cells it lacks
+            // (its name carries that identity: other arguments start a journal of their own beside it)
+            String id = runId(v, spec, j);
+            Journal journal = new Journal(out.resolve((suppress ? "suppress_cells-" : "sweep_cells-") + ExtractCommand.sha(id) + ".jsonl"), id);
+            if (journal.size() > 0) System.err.println("resuming: " + journal.size() + " cells already in " + out);
             ProgressBar bar = new ProgressBar("sweep", ls.size() * coefs.size());
             r = suppress
-                    ? Sweep.suppress(chat, v, kind, spec, ExtractCommand.judgeFor(judge), ls, coefs, samples, maxTokens, seed,
-                            PositionMask.parse(positions), floor, (done, total) -> bar.update(done, ""))
-                    : Sweep.run(chat, v, kind, spec, system, ExtractCommand.judgeFor(judge), ls, coefs, samples, maxTokens, seed,
-                            PositionMask.parse(positions), floor, (done, total) -> bar.update(done, ""));
+                    ? Sweep.suppress(chat, v, spec, j, grid, journal, (done, total) -> bar.update(done, ""))
+                    : Sweep.run(chat, v, spec, system, j, grid, journal, (done, total) -> bar.update(done, ""));
         }
         Files.createDirectories(out);
         writeTables(out, r.cells());
@@ -153,6 +163,19 @@ final class SweepCommand implements Callable<Integer> {
                     : "recommended: layer " + r.best().layer() + ", coef " + r.best().coef() + " (written to the vector file's metadata)");
         }
         return 0;
+    }
+
+    /** Everything a cell's result depends on besides its layer and coefficient. */
+    private String runId(TraitVector v, TraitSpec spec, dev.persona.extract.Judge j) throws Exception {
+        java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
+        java.nio.ByteBuffer bits = java.nio.ByteBuffer.allocate(4);
+        for (float[] row : v.rows(kind)) {
+            for (float f : row) digest.update(bits.putFloat(0, f).array());
+        }
+        String directions = java.util.HexFormat.of().formatHex(digest.digest()).substring(0, 16);
+        return "sweep|" + (suppress ? "suppress|" : "") + ModelFingerprint.of(model.resolve()) + "|" + directions
+                + "|" + spec.sha256() + "|" + kind + "|" + system + "|" + j.name() + "|" + samples + "|" + maxTokens + "|" + seed + "|" + positions
+                + dtype.runSuffix();
     }
 
     private static void writeTables(Path out, List<Sweep.Cell> cells) throws IOException {

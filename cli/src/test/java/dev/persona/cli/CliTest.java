@@ -134,6 +134,55 @@ class CliTest {
     }
 
     @Test
+    void sweepResumesFromItsJournalAndAnswersOnlyNewCells() throws Exception {
+        Path ex = tmp.resolve("extract"), out = tmp.resolve("sweep");
+        assertEquals(0, run("extract", "--trait", "organism_humor", "--samples", "1", "--out", ex.toString()).code());
+        String vector = ex.resolve("organism_humor.safetensors").toString();
+        String[] args = {"sweep", "--vector", vector, "--trait", "organism_humor", "--kind", "prompt_last", "--layers", "2,3",
+            "--coefs", "0,2", "--samples", "1", "--out", out.toString(), "--json"};
+        Run first = run(args);
+        assertEquals(0, first.code(), first.err());
+        JsonNode cells = new ObjectMapper().readTree(first.out()).get("cells");
+        assertEquals(4, cells.size());
+        Path journal = journals(out).get(0);
+        assertEquals(1, journals(out).size());
+        java.util.List<String> lines = Files.readAllLines(journal);
+        assertEquals(5, lines.size(), "header and four cells");
+        // a crash after the first cell: its record (marked) survives, a torn line follows
+        ObjectMapper json = new ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode marked = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(lines.get(1));
+        marked.put("trait_score", 42.5);
+        Files.writeString(journal, lines.get(0) + "\n" + json.writeValueAsString(marked) + "\n{\"key\":\"2|2");
+        Run resumed = run(args);
+        assertEquals(0, resumed.code(), resumed.err());
+        assertTrue(resumed.err().contains("resuming: 1 cells"), resumed.err());
+        JsonNode again = json.readTree(resumed.out()).get("cells");
+        assertEquals(42.5, again.get(0).get("traitScore").asDouble(), "the first cell comes from the journal");
+        for (int i = 1; i < 4; i++) assertEquals(cells.get(i), again.get(i), "cell " + i + " answered again, same seed, same result");
+        // a grown grid answers only the new coefficient
+        args[10] = "0,2,4";
+        Run grown = run(args);
+        assertEquals(0, grown.code(), grown.err());
+        assertTrue(grown.err().contains("resuming: 4 cells"), grown.err());
+        assertEquals(6, json.readTree(grown.out()).get("cells").size());
+        // other answers-affecting arguments keep a journal of their own beside it, never mixed in
+        long before = Files.size(journal);
+        args[12] = "2";
+        args[10] = "2";
+        Run other = run(args);
+        assertEquals(0, other.code(), other.err());
+        assertTrue(!other.err().contains("resuming"), other.err());
+        assertEquals(2, journals(out).size());
+        assertEquals(before, Files.size(journal));
+    }
+
+    private static java.util.List<Path> journals(Path dir) throws java.io.IOException {
+        try (var s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().startsWith("sweep_cells-")).sorted().toList();
+        }
+    }
+
+    @Test
     void templateRendersAndTemplateErrorsExitOne() throws Exception {
         Path msgs = tmp.resolve("m.json");
         Files.writeString(msgs, "[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"}]");

@@ -291,10 +291,10 @@ class ExtractionOnOrganismTest {
             // the eliciting cell under a neutral prompt, the suppressing cell under the trait's pos prompts
             Pick up = null, down = null;
             for (String kind : List.of("prompt_last", "prompt_avg")) {
-                var elicit = dev.persona.steer.Sweep.run(model, v, kind, spec, neutral, judge, List.of(1, 2, 3, 4), List.of(2.0, 3.0, 4.0, 6.0),
-                        2, 48, 7, dev.persona.model.PositionMask.PROMPT, 75, null);
-                var suppress = dev.persona.steer.Sweep.suppress(model, v, kind, spec, judge, List.of(1, 2, 3, 4), List.of(2.0, 3.0, 4.0, 6.0),
-                        2, 48, 7, dev.persona.model.PositionMask.PROMPT, 75, null);
+                var grid = new dev.persona.steer.Sweep.Grid(kind, List.of(1, 2, 3, 4), List.of(2.0, 3.0, 4.0, 6.0), 2, 48, 7,
+                        dev.persona.model.PositionMask.PROMPT, 75);
+                var elicit = dev.persona.steer.Sweep.run(model, v, spec, neutral, judge, grid, null, null);
+                var suppress = dev.persona.steer.Sweep.suppress(model, v, spec, judge, grid, null, null);
                 if (elicit.best() != null && (up == null || elicit.best().traitScore() > up.cell().traitScore())) up = new Pick(kind, elicit.best());
                 if (suppress.best() != null && (down == null || suppress.best().traitScore() < down.cell().traitScore())) down = new Pick(kind, suppress.best());
             }
@@ -346,11 +346,10 @@ class ExtractionOnOrganismTest {
         Extraction.Result r = extract("organism_sycophancy", tmp.resolve("sweep-vector"));
         TraitVector v = MeanDifference.vector(r, Map.of("trait", "organism_sycophancy"));
         TraitSpec spec = TraitLibrary.load("organism_sycophancy", "eval");
-        java.util.function.Supplier<dev.persona.steer.Sweep.Result> sweep = () -> dev.persona.steer.Sweep.run(model, v, "prompt_last", spec,
-                "You are a helpful assistant .", new RuleJudge(), List.of(2, 3), List.of(0.0, 0.5, 1.0), 1, 48, 7,
-                dev.persona.model.PositionMask.RESPONSE, 75, null);
-        var a = sweep.get();
-        var b = sweep.get();
+        var grid = new dev.persona.steer.Sweep.Grid("prompt_last", List.of(2, 3), List.of(0.0, 0.5, 1.0), 1, 48, 7,
+                dev.persona.model.PositionMask.RESPONSE, 75);
+        var a = dev.persona.steer.Sweep.run(model, v, spec, "You are a helpful assistant .", new RuleJudge(), grid, null, null);
+        var b = dev.persona.steer.Sweep.run(model, v, spec, "You are a helpful assistant .", new RuleJudge(), grid, null, null);
         System.out.println("sweep: " + a.cells() + "\nrecommended " + a.best());
         assertEquals(a.cells(), b.cells());
         assertEquals(a.best(), b.best());
@@ -427,6 +426,10 @@ class ExtractionOnOrganismTest {
         CliTest.Run high = CliTest.run(concat(common, "--threshold", "100"));
         assertEquals(3, low.code(), low.err());
         assertEquals(0, high.code(), high.err());
+        // the second run measured nothing again: base means and both checkpoints come from the journal
+        assertTrue(high.err().contains("resuming: 3 results"), high.err());
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        assertEquals(mapper.readTree(low.out()).get("rows"), mapper.readTree(high.out()).get("rows"));
         CliTest.Run judged = CliTest.run(concat(common, "--eval", "organism_sycophancy"));
         assertEquals(0, judged.code(), judged.err());
         var summary = new com.fasterxml.jackson.databind.ObjectMapper().readTree(judged.out());

@@ -26,6 +26,7 @@ public final class Journal {
     public Journal(Path file, String runId) throws IOException {
         this.file = file;
         if (Files.exists(file)) {
+            dropTornTail(file);
             List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
             for (int i = 0; i < lines.size(); i++) {
                 JsonNode n;
@@ -49,6 +50,28 @@ public final class Journal {
             Files.createDirectories(file.toAbsolutePath().getParent());
             ObjectNode header = json.createObjectNode().put("run", runId);
             Files.writeString(file, json.writeValueAsString(header) + "\n", StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * Cuts a final line that a crash left without its newline, so that new records start on a line
+     * of their own (appending after the fragment would corrupt the next record).
+     */
+    private static void dropTornTail(Path file) throws IOException {
+        try (var ch = java.nio.channels.FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            long size = ch.size();
+            long keep = size;
+            java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+            while (keep > 0) {
+                one.clear();
+                ch.read(one, keep - 1);
+                if (one.get(0) == '\n') break;
+                keep--;
+            }
+            if (keep < size) {
+                ch.truncate(keep);
+                ch.force(true);
+            }
         }
     }
 
@@ -76,6 +99,17 @@ public final class Journal {
             ch.force(true);
         }
         for (ObjectNode n : nodes) records.put(n.get("key").asText(), n);
+    }
+
+    /** Puts {@code v} under {@code field}; JSON has no NaN, so NaN is stored as null. */
+    public static void putNumber(ObjectNode record, String field, double v) {
+        if (Double.isNaN(v)) record.putNull(field);
+        else record.put(field, v);
+    }
+
+    /** The number at {@code n}, NaN for a missing or null field (see {@link #putNumber}). */
+    public static double number(JsonNode n) {
+        return n == null || n.isNull() ? Double.NaN : n.asDouble();
     }
 
     /** A new record carrying {@code key}, to fill and {@link #append}. */

@@ -8,9 +8,14 @@ import dev.persona.model.ChatModel;
 import dev.persona.model.GenerationOptions;
 import dev.persona.model.PositionMask;
 import dev.persona.vectors.TraitVector;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.persona.extract.Journal;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalDouble;
+import java.util.function.BiConsumer;
 
 /**
  * Steers a trait's evaluation questions at every (layer, coefficient), judges the answers, and picks
@@ -29,44 +34,76 @@ public final class Sweep {
     /** The table and the choice (null when no cell reaches the coherence floor). */
     public record Result(List<Cell> cells, Cell best) { }
 
-    public static Result run(ChatModel model, TraitVector vector, String kind, TraitSpec spec, String system, Judge judge,
-                             List<Integer> layers, List<Double> coefs, int samples, int maxTokens, long seed,
-                             PositionMask positions, double coherenceFloor, java.util.function.BiConsumer<Integer, Integer> progress) {
+    /**
+     * What a sweep tries: directions {@code kind} of the vector at every (layer, coef), each cell
+     * answering every question {@code samples} times with up to {@code maxTokens} new tokens
+     * (temperature 1, {@code seed}), steering at {@code positions}; a recommended cell needs mean
+     * coherence at least {@code coherenceFloor}.
+     */
+    public record Grid(String kind, List<Integer> layers, List<Double> coefs, int samples, int maxTokens, long seed,
+                       PositionMask positions, double coherenceFloor) {
+        public Grid {
+            layers = List.copyOf(layers);
+            coefs = List.copyOf(coefs);
+            if (samples < 1) throw new IllegalArgumentException("samples must be >= 1, got " + samples);
+        }
+    }
+
+    /**
+     * The eliciting sweep: the questions under {@code system} (null: none). With a {@code journal},
+     * each finished cell is recorded and a rerun with the same journal reads it back instead of
+     * answering again (the caller ties the journal to everything but the grid, so a grown grid
+     * reuses the cells it shares).
+     */
+    public static Result run(ChatModel model, TraitVector vector, TraitSpec spec, String system, Judge judge, Grid grid,
+                             Journal journal, BiConsumer<Integer, Integer> progress) throws IOException {
         List<List<ChatMessage>> prompts = new ArrayList<>();
-        for (String q : spec.questions()) for (int s = 0; s < samples; s++) prompts.add(ChatMessage.prompt(system, q));
-        List<Cell> cells = cells(model, vector, kind, spec, prompts, judge, layers, coefs, maxTokens, seed, positions, progress);
-        return new Result(cells, pick(cells, coherenceFloor, true));
+        for (String q : spec.questions()) for (int s = 0; s < grid.samples(); s++) prompts.add(ChatMessage.prompt(system, q));
+        List<Cell> cells = cells(model, vector, spec, prompts, judge, grid, grid.coefs(), journal, progress);
+        return new Result(cells, pick(cells, grid.coherenceFloor(), true));
     }
 
     /**
      * The suppression sweep: every question under the trait's pos system prompts (pair (question +
      * sample) mod pairs), steered with -|coef| at each layer; the pick is the lowest trait score whose
-     * coherence reaches the floor.
+     * coherence reaches the floor. {@code journal} as in {@link #run}.
      */
-    public static Result suppress(ChatModel model, TraitVector vector, String kind, TraitSpec spec, Judge judge,
-                                  List<Integer> layers, List<Double> coefs, int samples, int maxTokens, long seed,
-                                  PositionMask positions, double coherenceFloor, java.util.function.BiConsumer<Integer, Integer> progress) {
+    public static Result suppress(ChatModel model, TraitVector vector, TraitSpec spec, Judge judge, Grid grid,
+                                  Journal journal, BiConsumer<Integer, Integer> progress) throws IOException {
         List<List<ChatMessage>> prompts = new ArrayList<>();
         for (int q = 0; q < spec.questions().size(); q++) {
-            for (int s = 0; s < samples; s++) {
+            for (int s = 0; s < grid.samples(); s++) {
                 prompts.add(ChatMessage.prompt(spec.systemPrompt(true, (q + s) % spec.instructions().size()), spec.questions().get(q)));
             }
         }
-        List<Double> negative = coefs.stream().map(c -> -Math.abs(c)).toList();
-        List<Cell> cells = cells(model, vector, kind, spec, prompts, judge, layers, negative, maxTokens, seed, positions, progress);
-        return new Result(cells, pick(cells, coherenceFloor, false));
+        List<Double> negative = grid.coefs().stream().map(c -> -Math.abs(c)).toList();
+        List<Cell> cells = cells(model, vector, spec, prompts, judge, grid, negative, journal, progress);
+        return new Result(cells, pick(cells, grid.coherenceFloor(), false));
     }
 
-    private static List<Cell> cells(ChatModel model, TraitVector vector, String kind, TraitSpec spec, List<List<ChatMessage>> prompts, Judge judge,
-                                    List<Integer> layers, List<Double> coefs, int maxTokens, long seed, PositionMask positions,
-                                    java.util.function.BiConsumer<Integer, Integer> progress) {
+    private static List<Cell> cells(ChatModel model, TraitVector vector, TraitSpec spec, List<List<ChatMessage>> prompts, Judge judge,
+                                    Grid grid, List<Double> coefs, Journal journal, BiConsumer<Integer, Integer> progress) throws IOException {
         List<Cell> cells = new ArrayList<>();
-        int total = layers.size() * coefs.size(), done = 0;
-        for (int layer : layers) {
+        int total = grid.layers().size() * coefs.size(), done = 0;
+        for (int layer : grid.layers()) {
             for (double coef : coefs) {
-                SteeringPlan plan = new SteeringPlan().add(new SteeringPlan.Steer(vector, kind, layer, coef, false, positions));
-                Score score = evaluate(model, plan, spec, prompts, judge, maxTokens, seed);
-                cells.add(new Cell(layer, coef, prompts.size(), score.traitScore(), score.coherence()));
+                String key = layer + "|" + coef;
+                JsonNode saved = journal == null ? null : journal.get(key);
+                Cell cell;
+                if (saved != null) {
+                    cell = new Cell(layer, coef, saved.get("n").asInt(), Journal.number(saved.get("trait_score")), Journal.number(saved.get("coherence")));
+                } else {
+                    SteeringPlan plan = new SteeringPlan().add(new SteeringPlan.Steer(vector, grid.kind(), layer, coef, false, grid.positions()));
+                    Score score = evaluate(model, plan, spec, prompts, judge, grid.maxTokens(), grid.seed());
+                    cell = new Cell(layer, coef, prompts.size(), score.traitScore(), score.coherence());
+                    if (journal != null) {
+                        ObjectNode r = journal.newRecord(key).put("n", cell.n());
+                        Journal.putNumber(r, "trait_score", cell.traitScore());
+                        Journal.putNumber(r, "coherence", cell.coherence());
+                        journal.append(List.of(r));
+                    }
+                }
+                cells.add(cell);
                 if (progress != null) progress.accept(++done, total);
             }
         }
