@@ -7,6 +7,7 @@ import dev.persona.extract.Judge;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
 import dev.persona.model.ModelConfig;
+import dev.persona.model.ModelFingerprint;
 import dev.persona.model.PersonaException;
 import dev.persona.vectors.Charts;
 import dev.persona.vectors.Monitor;
@@ -34,7 +35,8 @@ import picocli.CommandLine.Option;
 @Command(name = "monitor", mixinStandardHelpOptions = true,
         description = {"Project each conversation's last prompt token (and its response average, when it ends with an",
             "assistant turn) onto a trait vector. Groups by --condition-field; with --judge, correlates the projection",
-            "with the judged trait score (Pearson r, 95% interval). Writes monitor.arrow and monitor.png."})
+            "with the judged trait score (Pearson r, 95% interval). Writes monitor.arrow and monitor.png.",
+            "Finished rows are journaled in OUT: rerun the same command after a crash to resume."})
 final class MonitorCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
@@ -73,7 +75,7 @@ final class MonitorCommand implements Callable<Integer> {
     boolean json;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws Exception {
         TraitVector v = VectorFiles.read(vector, ModelConfig.load(model.resolve()).numLayers());
         int l = layer != null ? layer : SteerCommand.defaultLayer(v, vector);
         List<Monitor.Item> items = read(prompts, conditionField);
@@ -88,10 +90,19 @@ final class MonitorCommand implements Callable<Integer> {
             }
         }
         List<Monitor.Row> rows;
-        try (ChatModel chat = dtype.chat(model.resolve())) {
-            rows = Monitor.run(chat, items, v.layer(kind, l), l, perTurn, j, traitName, rubric);
-        }
         Files.createDirectories(out);
+        float[] direction = v.layer(kind, l);
+        // rows are journaled every few conversations under a file named by everything they depend on,
+        // so a rerun after a crash computes (and judges) only the conversations it lacks
+        String id = "monitor|" + ModelFingerprint.of(model.resolve()) + "|" + java.util.Arrays.toString(direction) + "|" + l + "|"
+                + ScreenCommand.sha256(prompts) + "|" + perTurn + "|" + (j == null ? "" : j.name() + "|" + traitName + "|" + rubric) + dtype.runSuffix();
+        dev.persona.extract.Journal journal = new dev.persona.extract.Journal(out.resolve("monitor_rows-" + ExtractCommand.sha(id) + ".jsonl"),
+                ExtractCommand.sha(id));
+        if (journal.size() > 0) System.err.println("resuming: " + journal.size() + " conversations already in " + out);
+        try (ChatModel chat = dtype.chat(model.resolve())) {
+            ProgressBar bar = new ProgressBar("monitor", items.size());
+            rows = Monitor.run(chat, items, direction, l, perTurn, j, traitName, rubric, journal, (done, total) -> bar.update(done, ""));
+        }
         writeArrow(out.resolve("monitor.arrow"), rows);
         List<Monitor.ConditionStats> groups = Monitor.byCondition(rows);
         double[] corr = Monitor.correlation(rows);

@@ -141,7 +141,7 @@ final class ScreenCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static String sha256(Path file) throws IOException {
+    static String sha256(Path file) throws IOException {
         try {
             return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file))).substring(0, 16);
         } catch (java.security.NoSuchAlgorithmException e) {

@@ -20,6 +20,21 @@ class CliTest {
 
     record Run(int code, String out, String err) { }
 
+    @TempDir
+    static Path shared;
+    private static Path humorVector;
+
+    /** An organism_humor vector (1 sample), extracted once for the tests that need any vector. */
+    static synchronized Path humorVector() {
+        if (humorVector == null) {
+            Path ex = shared.resolve("extract-humor");
+            Run r = run("extract", "--trait", "organism_humor", "--samples", "1", "--out", ex.toString());
+            assertEquals(0, r.code(), r.err());
+            humorVector = ex.resolve("organism_humor.safetensors");
+        }
+        return humorVector;
+    }
+
     static Path root() {
         Path p = Path.of("").toAbsolutePath();
         while (p != null && !Files.exists(p.resolve("mvnw"))) p = p.getParent();
@@ -135,9 +150,8 @@ class CliTest {
 
     @Test
     void sweepResumesFromItsJournalAndAnswersOnlyNewCells() throws Exception {
-        Path ex = tmp.resolve("extract"), out = tmp.resolve("sweep");
-        assertEquals(0, run("extract", "--trait", "organism_humor", "--samples", "1", "--out", ex.toString()).code());
-        String vector = ex.resolve("organism_humor.safetensors").toString();
+        Path out = tmp.resolve("sweep");
+        String vector = humorVector().toString();
         String[] args = {"sweep", "--vector", vector, "--trait", "organism_humor", "--kind", "prompt_last", "--layers", "2,3",
             "--coefs", "0,2", "--samples", "1", "--out", out.toString(), "--json"};
         Run first = run(args);
@@ -177,9 +191,49 @@ class CliTest {
     }
 
     private static java.util.List<Path> journals(Path dir) throws java.io.IOException {
+        return journals(dir, "sweep_cells-");
+    }
+
+    private static java.util.List<Path> journals(Path dir, String prefix) throws java.io.IOException {
         try (var s = Files.list(dir)) {
-            return s.filter(p -> p.getFileName().toString().startsWith("sweep_cells-")).sorted().toList();
+            return s.filter(p -> p.getFileName().toString().startsWith(prefix)).sorted().toList();
         }
+    }
+
+    @Test
+    void monitorShowsProgressAndResumesFromItsJournal() throws Exception {
+        Path data = tmp.resolve("convs.jsonl"), out = tmp.resolve("monitor");
+        StringBuilder lines = new StringBuilder();
+        String[] countries = {"France", "Spain", "Italy", "Germany", "Japan"};
+        for (int i = 0; i < 20; i++) {
+            lines.append("{\"cond\": \"").append(i % 2 == 0 ? "a" : "b").append("\", \"messages\": [{\"role\": \"user\", \"content\": \"What is the capital of ")
+                    .append(countries[i % countries.length]).append(" ?\"}, {\"role\": \"assistant\", \"content\": \"Ha ! I think it is a joke .\"}]}\n");
+        }
+        Files.writeString(data, lines);
+        String[] args = {"monitor", "--vector", humorVector().toString(), "--prompts", data.toString(), "--condition-field", "cond",
+            "--judge", "rule", "--out", out.toString(), "--json"};
+        Run first = run(args);
+        assertEquals(0, first.code(), first.err());
+        assertTrue(first.err().contains("20/20"), "progress shown: " + first.err());
+        Path journal = journals(out, "monitor_rows-").get(0);
+        java.util.List<String> written = Files.readAllLines(journal);
+        assertEquals(21, written.size(), "header and 20 rows");
+        // a crash after the first batch of 16: the batch survives (row 0 marked), a torn line follows
+        ObjectMapper json = new ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode row0 = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(written.get(1));
+        double original = row0.get("prompt_last").asDouble();
+        row0.put("prompt_last", original + 20.0);
+        StringBuilder cut = new StringBuilder(written.get(0)).append('\n').append(json.writeValueAsString(row0)).append('\n');
+        for (int i = 2; i <= 16; i++) cut.append(written.get(i)).append('\n');
+        Files.writeString(journal, cut.append("{\"key\":\"16\",\"prom"));
+        Run resumed = run(args);
+        assertEquals(0, resumed.code(), resumed.err());
+        assertTrue(resumed.err().contains("resuming: 16 conversations"), resumed.err());
+        JsonNode before = json.readTree(first.out()).get("conditions"), after = json.readTree(resumed.out()).get("conditions");
+        // row 0 (condition a, 10 rows) came from the journal: its mean moved by exactly 20 / 10; b is unchanged
+        assertEquals(before.get(0).get("meanProjection").asDouble() + 2.0, after.get(0).get("meanProjection").asDouble(), 1e-9);
+        assertEquals(before.get(1), after.get(1));
+        assertEquals(json.readTree(first.out()).get("pearson_r").get("n"), json.readTree(resumed.out()).get("pearson_r").get("n"));
     }
 
     @Test
