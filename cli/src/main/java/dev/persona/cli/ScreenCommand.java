@@ -96,7 +96,9 @@ final class ScreenCommand implements Callable<Integer> {
         String runId = "screen|" + ModelFingerprint.of(model.resolve()) + "|" + sha256(data) + "|" + maxTokens + dtype.runSuffix();
         try (ChatModel chat = dtype.chat(model.resolve())) {
             ProgressBar bar = new ProgressBar("base replies", convs.size());
-            scores = Screen.run(chat, convs, v.layer(l), l, generate, maxTokens, generate ? journal : null, runId, (done, total) -> bar.update(done, ""));
+            Map<String, ProgressBar> scoring = new java.util.HashMap<>();
+            scores = Screen.run(chat, convs, v.layer(l), l, generate, maxTokens, journal, runId, (done, total) -> bar.update(done, ""),
+                    (stage, done, total) -> scoring.computeIfAbsent(stage, st -> new ProgressBar("project " + st, total)).update(done, ""));
         }
         List<Screen.Score> ranked = new ArrayList<>(scores);
         Comparator<Screen.Score> byScore = Comparator.comparingDouble(s -> generate ? s.difference() : s.cheap());

@@ -617,10 +617,46 @@ class ExtractionOnOrganismTest {
         List<String> after = baseResponses(out);
         assertEquals("journaled reply", after.get(0), "the first batch comes from the journal, not a new generation");
         assertEquals(before.subList(1, 40), after.subList(1, 40), "regenerated replies equal the first run's");
+        // the projections are journaled too: the samples' rows were reused (same data, vector and layer),
+        // the base rows measured again (one reply changed), and a third run reuses everything
+        assertTrue(resumed.err().contains("project samples"), resumed.err());
+        try (var s = Files.list(out)) {
+            assertEquals(3, s.filter(p -> p.getFileName().toString().matches("(sample|base)_rows-.*\\.jsonl")).count(),
+                    "sample rows, base rows of the first replies, base rows after the marked reply");
+        }
+        // mark sample 5's journaled response projection: a third run must read it, not measure it again
+        double[] diffs = projectionDifferences(out);
+        Path sampleRows;
+        try (var s = Files.list(out)) {
+            sampleRows = s.filter(p -> p.getFileName().toString().startsWith("sample_rows-")).findFirst().orElseThrow();
+        }
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> rowLines = new java.util.ArrayList<>(Files.readAllLines(sampleRows));
+        for (int i = 1; i < rowLines.size(); i++) {
+            var node = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(rowLines.get(i));
+            if (node.get("key").asText().equals("5")) rowLines.set(i, mapper.writeValueAsString(node.put("response", node.get("response").asDouble() + 1000)));
+        }
+        Files.write(sampleRows, rowLines);
+        CliTest.Run third = CliTest.run("screen", "--model", organism().toString(), "--data", data.toString(), "--vector", vector.toString(),
+                "--top", "10", "--out", out.toString(), "--json");
+        assertEquals(0, third.code(), third.err());
+        double[] again = projectionDifferences(out);
+        for (int i = 0; i < diffs.length; i++) assertEquals(diffs[i] + (i == 5 ? 1000 : 0), again[i], 1e-9, "sample " + i);
         CliTest.Run other = CliTest.run("screen", "--model", organism().toString(), "--data", data.toString(), "--vector", vector.toString(),
                 "--max-tokens", "20", "--out", out.toString());
         assertEquals(1, other.code());
         assertTrue(other.err().contains("another run") && other.err().contains("base_replies.jsonl"), other.err());
+    }
+
+    private static double[] projectionDifferences(Path out) throws Exception {
+        try (var alloc = new org.apache.arrow.memory.RootAllocator();
+             var reader = new org.apache.arrow.vector.ipc.ArrowFileReader(java.nio.channels.FileChannel.open(out.resolve("screen.arrow")), alloc)) {
+            reader.loadNextBatch();
+            var col = (org.apache.arrow.vector.Float8Vector) reader.getVectorSchemaRoot().getVector("projection_difference");
+            double[] d = new double[col.getValueCount()];
+            for (int i = 0; i < d.length; i++) d[i] = col.get(i);
+            return d;
+        }
     }
 
     private static List<String> baseResponses(Path out) throws Exception {

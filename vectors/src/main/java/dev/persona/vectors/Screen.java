@@ -34,13 +34,24 @@ public final class Screen {
     /**
      * Scores every conversation (each must end with an assistant turn). With {@code journal} set, the
      * base model's greedy replies are recorded there as they are made, batch by batch, and a rerun with
-     * the same {@code runId} generates only the missing ones (greedy decoding makes them identical).
+     * the same {@code runId} generates only the missing ones (greedy decoding makes them identical);
+     * the projections of the samples and of the base replies are journaled beside it (files named by
+     * run, direction and layer), so a rerun also skips the forward passes it has done.
      */
     public static List<Score> run(ChatModel model, List<List<ChatMessage>> data, float[] direction, int layer, boolean baseResponses,
                                   int maxTokens, Path journal, String runId, BiConsumer<Integer, Integer> progress) throws IOException {
+        return run(model, data, direction, layer, baseResponses, maxTokens, journal, runId, progress, null);
+    }
+
+    /** {@link #run} reporting the projection passes too: {@code scoring} gets (stage, done, total), stage "samples" or "base". */
+    public static List<Score> run(ChatModel model, List<List<ChatMessage>> data, float[] direction, int layer, boolean baseResponses,
+                                  int maxTokens, Path journal, String runId, BiConsumer<Integer, Integer> progress,
+                                  ScoringProgress scoring) throws IOException {
         List<Monitor.Item> items = new ArrayList<>();
         for (List<ChatMessage> c : data) items.add(new Monitor.Item(c, null));
-        List<Monitor.Row> rows = Monitor.run(model, items, direction, layer, false, null, "", null);
+        String rowsId = journal == null ? null : rowsId(runId, direction, layer);
+        List<Monitor.Row> rows = Monitor.run(model, items, direction, layer, false, null, "", null,
+                rowsJournal(journal, "sample_rows-", rowsId), stage(scoring, "samples"));
         List<String> replies = null;
         List<Monitor.Row> baseRows = null;
         if (baseResponses) {
@@ -53,7 +64,10 @@ public final class Screen {
                 c.add(ChatMessage.assistant(replies.get(i)));
                 baseItems.add(new Monitor.Item(c, null));
             }
-            baseRows = Monitor.run(model, baseItems, direction, layer, false, null, "", null);
+            // the base projections also depend on the replies themselves
+            String baseId = journal == null ? null : rowsId(runId + "|" + String.join("\u0000", replies), direction, layer);
+            baseRows = Monitor.run(model, baseItems, direction, layer, false, null, "", null,
+                    rowsJournal(journal, "base_rows-", baseId), stage(scoring, "base"));
         }
         List<Score> out = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
@@ -62,6 +76,30 @@ public final class Screen {
             out.add(new Score(i, diff, r.response() - r.promptLast(), replies == null ? null : replies.get(i)));
         }
         return out;
+    }
+
+    /** Progress of a projection pass. */
+    public interface ScoringProgress {
+        void update(String stage, int done, int total);
+    }
+
+    private static BiConsumer<Integer, Integer> stage(ScoringProgress scoring, String stage) {
+        return scoring == null ? null : (done, total) -> scoring.update(stage, done, total);
+    }
+
+    /** The projections depend on the run (model, data) and on the direction and layer. */
+    private static String rowsId(String runId, float[] direction, int layer) {
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            md.update((runId + "|" + layer + "|" + java.util.Arrays.toString(direction)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(md.digest()).substring(0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Journal rowsJournal(Path baseJournal, String prefix, String rowsId) throws IOException {
+        return baseJournal == null ? null : new Journal(baseJournal.resolveSibling(prefix + rowsId + ".jsonl"), rowsId);
     }
 
     private static List<String> baseReplies(ChatModel model, List<List<ChatMessage>> prompts, int maxTokens, Journal journal,
