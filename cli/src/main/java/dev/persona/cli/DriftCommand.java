@@ -126,7 +126,7 @@ final class DriftCommand implements Callable<Integer> {
             probes.add(new Probe(traitName, layer != null ? layer : SteerCommand.defaultLayer(vs.get(i), vectors.get(i))));
         }
         TraitSpec evalSpec = evalTrait == null ? null : TraitLibrary.load(evalTrait, "eval");
-        dev.persona.extract.Judge j = evalTrait == null ? null : ExtractCommand.judgeFor(judge);
+        dev.persona.extract.Judge j = evalTrait == null ? null : ExtractCommand.judgeFor(judge, dtype.precision());
         // each finished checkpoint (and the base's means) is journaled: a rerun after a crash, or with
         // more checkpoints, loads only the models it has not measured
         Files.createDirectories(out);

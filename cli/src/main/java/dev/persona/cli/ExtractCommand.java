@@ -80,7 +80,7 @@ final class ExtractCommand implements Callable<Integer> {
         Path dir = model.resolve();
         Path outDir = out != null ? out : Path.of("runs", "extract-" + spec.name());
         Files.createDirectories(outDir);
-        Judge j = judgeFor(judge);
+        Judge j = judgeFor(judge, dtype.precision());
         String fingerprint = ModelFingerprint.of(dir);
         Extraction.Options o = new Extraction.Options(samples, maxTokens, seed, 64, 50, 50, 50);
         String runId = sha(spec.sha256() + "|" + fingerprint + "|" + o + dtype.runSuffix());
@@ -138,10 +138,11 @@ final class ExtractCommand implements Callable<Integer> {
         return 0;
     }
 
-    static Judge judgeFor(String spec) {
+    /** The judge named by {@code spec}; a {@code local:DIR} judge computes in {@code precision}. */
+    static Judge judgeFor(String spec, dev.persona.model.Precision precision) {
         if (spec.equals("rule")) return new RuleJudge();
         if (spec.startsWith("openai:")) return new OpenAiJudge(OpenAiJudge.Config.parse(spec.substring("openai:".length()), "OPENAI_API_KEY"));
-        if (spec.startsWith("local:")) return new LocalJudge(Path.of(spec.substring("local:".length())));
+        if (spec.startsWith("local:")) return new LocalJudge(Path.of(spec.substring("local:".length())), precision);
         throw new PersonaException("judge '" + spec + "' is not available in this build",
                 "use --judge rule (the organism's exact judge), --judge openai:http://HOST:PORT/v1[#MODEL] (key from OPENAI_API_KEY) or --judge local:DIR");
     }

@@ -80,7 +80,7 @@ final class MonitorCommand implements Callable<Integer> {
         int l = layer != null ? layer : SteerCommand.defaultLayer(v, vector);
         List<Monitor.Item> items = read(prompts, conditionField);
         String traitName = trait != null ? trait : v.metadata().getOrDefault("trait", "trait");
-        Judge j = judge == null ? null : ExtractCommand.judgeFor(judge);
+        Judge j = judge == null ? null : ExtractCommand.judgeFor(judge, dtype.precision());
         String rubric = null;
         if (j != null) {
             try {

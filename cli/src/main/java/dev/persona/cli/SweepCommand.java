@@ -109,7 +109,7 @@ final class SweepCommand implements Callable<Integer> {
                 new SteeringPlan().add(new SteeringPlan.Steer(v, kind, l, 1, false, PositionMask.ALL)).check(chat.model(), ModelFingerprint.of(model.resolve()), true);
             }
             Sweep.Grid grid = new Sweep.Grid(kind, ls, coefs, samples, maxTokens, seed, PositionMask.parse(positions), floor);
-            dev.persona.extract.Judge j = ExtractCommand.judgeFor(judge);
+            dev.persona.extract.Judge j = ExtractCommand.judgeFor(judge, dtype.precision());
             // finished cells are journaled; the journal is tied to everything but the grid, so a rerun
             // after a crash, or with more layers or coefficients, answers only the cells it lacks
             // (its name carries that identity: other arguments start a journal of their own beside it)

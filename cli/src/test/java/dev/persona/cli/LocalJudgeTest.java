@@ -23,6 +23,12 @@ class LocalJudgeTest {
             assertTrue(two.isPresent() && Math.abs(two.getAsDouble() - 2) < 0.5, "score " + two);
             // an answer that starts with a word puts almost no mass on numbers
             assertTrue(judge.score("What kind of animal is a dog ?").isEmpty());
+            // the same judge computing in BF16 says so in its name (run journals key on it) and scores alike
+            try (LocalJudge narrow = new LocalJudge(dir, dev.persona.model.Precision.BF16)) {
+                assertTrue(narrow.name().endsWith("(BF16)") && !judge.name().contains("BF16"), narrow.name());
+                OptionalDouble s = narrow.score("What is 7 plus 8 ?");
+                assertTrue(s.isPresent() && Math.abs(s.getAsDouble() - seven.getAsDouble()) < 0.05, "bf16 " + s + " vs f32 " + seven);
+            }
         }
     }
 }

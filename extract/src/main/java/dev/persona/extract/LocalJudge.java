@@ -1,8 +1,10 @@
 package dev.persona.extract;
 
+import ai.djl.Device;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
 import dev.persona.model.FloatTensor;
+import dev.persona.model.Precision;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -19,13 +21,19 @@ public final class LocalJudge implements Judge, AutoCloseable {
     private final Path dir;
 
     public LocalJudge(Path dir) {
+        this(dir, Precision.F32);
+    }
+
+    /** A judge whose model computes in {@code precision} (the run's --dtype). */
+    public LocalJudge(Path dir, Precision precision) {
         this.dir = dir;
-        this.model = ChatModel.load(dir);
+        this.model = ChatModel.load(dir, Device.cpu(), precision);
     }
 
     @Override
     public String name() {
-        return "local:" + dir;
+        // the precision changes the scores, so it is part of the judge's identity in run journals
+        return "local:" + dir + (model.model().precision() == Precision.F32 ? "" : " (" + model.model().precision() + ")");
     }
 
     @Override
