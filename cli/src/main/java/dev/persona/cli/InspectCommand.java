@@ -28,9 +28,17 @@ final class InspectCommand implements Callable<Integer> {
         ModelConfig c = ModelConfig.load(dir);
         String dtype;
         long stored;
+        long bf16Bytes = 0;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             dtype = ckpt.storedDType().name();
             stored = ckpt.parameterCount();
+            // --dtype bf16 holds 2-D tensors (embeddings, head, linear weights) in 2 bytes, the rest in 4
+            for (String n : ckpt.names()) {
+                long[] shape = ckpt.shape(n);
+                long numel = 1;
+                for (long d : shape) numel *= d;
+                bf16Bytes += numel * (shape.length == 2 ? 2 : 4);
+            }
         }
         List<HookPoint> hooks = HookPoint.all(c);
         Map<String, Object> out = new LinkedHashMap<>();
@@ -45,6 +53,8 @@ final class InspectCommand implements Callable<Integer> {
         out.put("vocab", c.vocabSize());
         out.put("dtype", dtype);
         out.put("parameters", stored);
+        out.put("weight_bytes_f32", stored * 4);
+        out.put("weight_bytes_bf16", bf16Bytes);
         out.put("tied_embeddings", c.tiedEmbeddings());
         out.put("rope_scaling", c.ropeScaling().type());
         Map<String, String> hookShapes = new LinkedHashMap<>();
@@ -56,7 +66,7 @@ final class InspectCommand implements Callable<Integer> {
         }
         for (var e : out.entrySet()) {
             if (e.getKey().equals("hooks")) continue;
-            System.out.printf("%-16s %s%n", e.getKey(), e.getValue());
+            System.out.printf("%-18s %s%n", e.getKey(), e.getValue());
         }
         System.out.println("hooks (" + hooks.size() + "):");
         for (HookPoint h : hooks) {

@@ -71,6 +71,11 @@ class CliTest {
         assertEquals(3, j.get("layers").asInt());
         assertEquals(16, j.get("head_dim").asInt());
         assertTrue(j.get("hooks").has("blocks.2.hook_resid_post"));
+        // memory at either --dtype: 4 bytes per parameter, or 2 for the 2-D tensors (qwen3 tiny: all but norms)
+        long params = j.get("parameters").asLong();
+        assertEquals(4 * params, j.get("weight_bytes_f32").asLong());
+        long bf16 = j.get("weight_bytes_bf16").asLong();
+        assertTrue(bf16 > 2 * params && bf16 < 2.2 * params, "bf16 bytes " + bf16 + " for " + params + " parameters");
     }
 
     @Test
