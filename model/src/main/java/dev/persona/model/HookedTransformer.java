@@ -163,8 +163,9 @@ public final class HookedTransformer implements AutoCloseable {
         }
         WeightLayout layout = resolveLayout(c, ckpt);
         NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
-        Bf16Kernels bf16 = precision == Precision.BF16 ? Bf16Kernels.load(device) : null;
+        Bf16Kernels bf16 = null;
         try {
+            if (precision == Precision.BF16) bf16 = Bf16Kernels.load(device);
             Map<String, NDArray> w = new LinkedHashMap<>();
             Set<String> narrowed = new java.util.HashSet<>();
             int d = c.dModel();
