@@ -206,23 +206,44 @@ class Bf16ComputeTest {
             try (HookedTransformer m = load(family)) {
                 GenerationOptions greedy = GenerationOptions.greedy(12).withStopIds(Set.of());
                 int[] gen = new Generator(m).generate(List.of(RuntimeBehaviourTest.PROMPT_A), greedy).get(0);
-                // full recomputation: each next token is the argmax of a fresh forward pass over all tokens so far
+                // full recomputation: the argmax of a fresh forward pass over all tokens so far
+                int[] recomputed = new int[gen.length];
                 int[] seq = RuntimeBehaviourTest.PROMPT_A.clone();
                 for (int i = 0; i < gen.length; i++) {
-                    FloatTensor logits = m.forward(seq);
-                    float[] last = logits.row(0, seq.length - 1);
-                    int next = Sampler.argmax(last, 0, last.length);
-                    assertEquals(next, gen[i], family + ": token " + i + " differs from full recomputation");
+                    float[] last = m.forward(seq).row(0, seq.length - 1);
+                    recomputed[i] = Sampler.argmax(last, 0, last.length);
                     seq = java.util.Arrays.copyOf(seq, seq.length + 1);
-                    seq[seq.length - 1] = next;
+                    seq[seq.length - 1] = gen[i];
                 }
+                sameOrNearTie(m, family + " KV cache vs recomputation", RuntimeBehaviourTest.PROMPT_A, recomputed, gen);
                 List<int[]> batch = new Generator(m).generate(
                         List.of(RuntimeBehaviourTest.PROMPT_A, RuntimeBehaviourTest.PROMPT_B, RuntimeBehaviourTest.PROMPT_C), greedy);
-                assertArrayEquals(gen, batch.get(0), family + ": padded batch row 0");
-                assertArrayEquals(new Generator(m).generate(List.of(RuntimeBehaviourTest.PROMPT_B), greedy).get(0), batch.get(1), family);
-                assertArrayEquals(new Generator(m).generate(List.of(RuntimeBehaviourTest.PROMPT_C), greedy).get(0), batch.get(2), family);
+                sameOrNearTie(m, family + " padded row 0", RuntimeBehaviourTest.PROMPT_A, gen, batch.get(0));
+                sameOrNearTie(m, family + " padded row 1", RuntimeBehaviourTest.PROMPT_B,
+                        new Generator(m).generate(List.of(RuntimeBehaviourTest.PROMPT_B), greedy).get(0), batch.get(1));
+                sameOrNearTie(m, family + " padded row 2", RuntimeBehaviourTest.PROMPT_C,
+                        new Generator(m).generate(List.of(RuntimeBehaviourTest.PROMPT_C), greedy).get(0), batch.get(2));
             }
         }
+    }
+
+    /**
+     * Equal greedy continuations, or a first difference at a near-tie. Paths with different row
+     * counts use different kernels (BF16 up to 4 rows, widened above), and a one-step BF16 flip moves
+     * a logit by about 1e-3; such a flip may decide a near-tie (this CPU: never, in these runs), a
+     * wrong cache or mask would not stay within it.
+     */
+    private static void sameOrNearTie(HookedTransformer m, String what, int[] prompt, int[] expected, int[] got) {
+        assertEquals(expected.length, got.length, what);
+        int i = 0;
+        while (i < expected.length && expected[i] == got[i]) i++;
+        if (i == expected.length) return;
+        int[] seq = java.util.Arrays.copyOf(prompt, prompt.length + i);
+        System.arraycopy(expected, 0, seq, prompt.length, i);
+        float[] last = m.forward(seq).row(0, seq.length - 1);
+        double gap = Math.abs(last[expected[i]] - last[got[i]]);
+        System.out.printf("%s: token %d differs (%d vs %d) at a logit gap of %.2e%n", what, i, expected[i], got[i], gap);
+        assertTrue(gap < 0.02, what + ": token " + i + " differs (" + expected[i] + " vs " + got[i] + ") with a logit gap of " + gap);
     }
 
     @Test
