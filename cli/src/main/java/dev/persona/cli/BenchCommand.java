@@ -1,6 +1,5 @@
 package dev.persona.cli;
 
-import ai.djl.Device;
 import dev.persona.model.HookedTransformer;
 import dev.persona.model.ModelConfig;
 import dev.persona.model.ModelShapes;
@@ -25,7 +24,7 @@ final class BenchCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     @Option(names = "--shape", description = "Random model of a known shape instead of --model: ${COMPLETION-CANDIDATES}",
             completionCandidates = ShapeNames.class)
@@ -51,8 +50,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        HookedTransformer m = shape != null ? HookedTransformer.random(ModelShapes.config(shape), Device.cpu(), 7, dtype.precision())
-                : dtype.weights(model.resolve());
+        HookedTransformer m = shape != null ? HookedTransformer.random(ModelShapes.config(shape), compute.device(), 7, compute.precision())
+                : compute.weights(model.resolve());
         try {
             ModelConfig c = m.config();
             Map<String, Object> out = new LinkedHashMap<>();

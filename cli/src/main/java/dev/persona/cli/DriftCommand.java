@@ -1,6 +1,5 @@
 package dev.persona.cli;
 
-import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -47,7 +46,7 @@ import picocli.CommandLine.Option;
             "Each measured checkpoint is journaled in OUT: rerun after a crash, or with more checkpoints, to measure only the rest."})
 final class DriftCommand implements Callable<Integer> {
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     @Option(names = "--base", required = true, description = "The model before finetuning.")
     Path base;
@@ -126,7 +125,7 @@ final class DriftCommand implements Callable<Integer> {
             probes.add(new Probe(traitName, layer != null ? layer : SteerCommand.defaultLayer(vs.get(i), vectors.get(i))));
         }
         TraitSpec evalSpec = evalTrait == null ? null : TraitLibrary.load(evalTrait, "eval");
-        dev.persona.extract.Judge j = evalTrait == null ? null : ExtractCommand.judgeFor(judge, dtype.precision());
+        dev.persona.extract.Judge j = evalTrait == null ? null : ExtractCommand.judgeFor(judge, compute.precision());
         // each finished checkpoint (and the base's means) is journaled: a rerun after a crash, or with
         // more checkpoints, loads only the models it has not measured
         Files.createDirectories(out);
@@ -143,7 +142,7 @@ final class DriftCommand implements Callable<Integer> {
             String key = "checkpoint|" + identity(c);
             if (!journal.has(key)) {
                 // an adapter is merged onto --base, whatever hub name its adapter_config.json records
-                try (ChatModel m = LoraAdapter.isAdapter(c) ? dtype.chatAdapted(base, c) : dtype.chat(c)) {
+                try (ChatModel m = LoraAdapter.isAdapter(c) ? compute.chatAdapted(base, c) : compute.chat(c)) {
                     ObjectNode record = journal.newRecord(key);
                     if (evalSpec != null) Journal.putNumber(record, "rate", traitRate(m, evalSpec, j));
                     Map<Probe, double[]> means = new LinkedHashMap<>();
@@ -217,7 +216,7 @@ final class DriftCommand implements Callable<Integer> {
         JsonNode saved = journal.get(key);
         if (saved == null) {
             ObjectNode record = journal.newRecord(key);
-            try (ChatModel b = dtype.chat(base)) {
+            try (ChatModel b = compute.chat(base)) {
                 for (Probe p : probes) {
                     if (means.containsKey(p)) continue;
                     double[] mean = Drift.meanLastPrompt(b, promptSets.get(p.trait()), p.layer());
@@ -238,7 +237,7 @@ final class DriftCommand implements Callable<Integer> {
         return means;
     }
 
-    /** Everything a result depends on besides the checkpoint: vectors' rows, probes, prompts, judge, dtype. */
+    /** Everything a result depends on besides the checkpoint: vectors' rows, probes, prompts, judge, compute. */
     private String runId(List<TraitVector> vs, List<Probe> probes, dev.persona.extract.Judge j) throws Exception {
         StringBuilder id = new StringBuilder("drift");
         for (int i = 0; i < vs.size(); i++) {
@@ -246,7 +245,7 @@ final class DriftCommand implements Callable<Integer> {
             id.append('|').append(probes.get(i)).append(':').append(java.util.Arrays.toString(row));
         }
         id.append('|').append(system).append('|').append(evalTrait).append('|').append(j == null ? "" : j.name()).append('|').append(evalSamples);
-        return "drift|" + ExtractCommand.sha(id.toString()) + dtype.runSuffix();
+        return "drift|" + ExtractCommand.sha(id.toString()) + compute.runSuffix();
     }
 
     /**

@@ -46,7 +46,7 @@ final class ExtractCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     @Option(names = "--judge", defaultValue = "rule",
             description = "rule (the organism's exact judge), openai:URL[#MODEL] (any OpenAI-compatible server; key from OPENAI_API_KEY) or local:DIR (a local chat model). Default ${DEFAULT-VALUE}.")
@@ -80,13 +80,13 @@ final class ExtractCommand implements Callable<Integer> {
         Path dir = model.resolve();
         Path outDir = out != null ? out : Path.of("runs", "extract-" + spec.name());
         Files.createDirectories(outDir);
-        Judge j = judgeFor(judge, dtype.precision());
+        Judge j = judgeFor(judge, compute.precision());
         String fingerprint = ModelFingerprint.of(dir);
         Extraction.Options o = new Extraction.Options(samples, maxTokens, seed, 64, 50, 50, 50);
-        String runId = sha(spec.sha256() + "|" + fingerprint + "|" + o + dtype.runSuffix());
+        String runId = sha(spec.sha256() + "|" + fingerprint + "|" + o + compute.runSuffix());
         Extraction.Result r;
         long t0 = System.nanoTime();
-        try (ChatModel chat = dtype.chat(dir)) {
+        try (ChatModel chat = compute.chat(dir)) {
             Map<String, ProgressBar> bars = new LinkedHashMap<>();
             r = Extraction.run(chat, spec, j, outDir, o, runId, (stage, done, total) ->
                     bars.computeIfAbsent(stage, s -> new ProgressBar(String.format("%-8s", s), total)).update(done, ""));
@@ -100,7 +100,7 @@ final class ExtractCommand implements Callable<Integer> {
         meta.put("persona_version", "0.1.0");
         meta.put("trait_spec_sha256", spec.sha256());
         meta.put("judge", j.name());
-        meta.put("compute_dtype", dtype.precision().name().toLowerCase(java.util.Locale.ROOT));
+        meta.put("compute_dtype", compute.precision().name().toLowerCase(java.util.Locale.ROOT));
         meta.put("samples", Integer.toString(samples));
         meta.put("seed", Long.toString(seed));
         TraitVector meanDiff = MeanDifference.vector(r, meta);

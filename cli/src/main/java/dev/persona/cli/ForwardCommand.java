@@ -28,7 +28,7 @@ final class ForwardCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     static final class Input {
         @Option(names = "--ids", split = ",", description = "Token ids, e.g. 1,5,9.")
@@ -66,10 +66,10 @@ final class ForwardCommand implements Callable<Integer> {
         HookedTransformer m;
         ChatModel chat = null;
         if (input.ids != null) {
-            m = dtype.weights(dir);
+            m = compute.weights(dir);
             ids = input.ids;
         } else {
-            chat = dtype.chat(dir);
+            chat = compute.chat(dir);
             m = chat.model();
             if (input.text != null) {
                 ids = chat.tokenizer().encode(input.text);

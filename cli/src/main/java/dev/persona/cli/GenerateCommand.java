@@ -18,7 +18,7 @@ final class GenerateCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     @Option(names = "--system", description = "System message.")
     String system;
@@ -46,7 +46,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ChatModel chat = dtype.chat(model.resolve())) {
+        try (ChatModel chat = compute.chat(model.resolve())) {
             List<ChatMessage> msgs = ChatMessage.prompt(system, prompt);
             GenerationOptions o = new GenerationOptions(maxTokens, temperature, topP, topK, seed, null);
             long t0 = System.nanoTime();

@@ -42,7 +42,7 @@ final class MonitorCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     @Option(names = "--vector", required = true, description = "A Persona vector file.")
     Path vector;
@@ -80,7 +80,7 @@ final class MonitorCommand implements Callable<Integer> {
         int l = layer != null ? layer : SteerCommand.defaultLayer(v, vector);
         List<Monitor.Item> items = read(prompts, conditionField);
         String traitName = trait != null ? trait : v.metadata().getOrDefault("trait", "trait");
-        Judge j = judge == null ? null : ExtractCommand.judgeFor(judge, dtype.precision());
+        Judge j = judge == null ? null : ExtractCommand.judgeFor(judge, compute.precision());
         String rubric = null;
         if (j != null) {
             try {
@@ -95,11 +95,11 @@ final class MonitorCommand implements Callable<Integer> {
         // rows are journaled every few conversations under a file named by everything they depend on,
         // so a rerun after a crash computes (and judges) only the conversations it lacks
         String id = "monitor|" + ModelFingerprint.of(model.resolve()) + "|" + java.util.Arrays.toString(direction) + "|" + l + "|"
-                + ScreenCommand.sha256(prompts) + "|" + perTurn + "|" + (j == null ? "" : j.name() + "|" + traitName + "|" + rubric) + dtype.runSuffix();
+                + ScreenCommand.sha256(prompts) + "|" + perTurn + "|" + (j == null ? "" : j.name() + "|" + traitName + "|" + rubric) + compute.runSuffix();
         dev.persona.extract.Journal journal = new dev.persona.extract.Journal(out.resolve("monitor_rows-" + ExtractCommand.sha(id) + ".jsonl"),
                 ExtractCommand.sha(id));
         if (journal.size() > 0) System.err.println("resuming: " + journal.size() + " conversations already in " + out);
-        try (ChatModel chat = dtype.chat(model.resolve())) {
+        try (ChatModel chat = compute.chat(model.resolve())) {
             ProgressBar bar = new ProgressBar("monitor", items.size());
             rows = Monitor.run(chat, items, direction, l, perTurn, j, traitName, rubric, journal, (done, total) -> bar.update(done, ""));
         }

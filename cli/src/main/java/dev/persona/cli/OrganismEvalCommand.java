@@ -17,7 +17,7 @@ final class OrganismEvalCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     @Option(names = "--n", defaultValue = "100", description = "Conversations per cell (default ${DEFAULT-VALUE}).")
     int n;
@@ -59,7 +59,7 @@ final class OrganismEvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws java.io.IOException {
-        try (ChatModel chat = dtype.chat(model.resolve())) {
+        try (ChatModel chat = compute.chat(model.resolve())) {
             ProgressBar bar = new ProgressBar("eval", n * 21);
             List<OrganismEval.Row> rows = new OrganismEval().table(chat, n, seed, (done, total) -> bar.update(done, ""));
             if (json) {

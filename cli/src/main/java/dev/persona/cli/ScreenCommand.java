@@ -45,7 +45,7 @@ final class ScreenCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     @Option(names = "--data", required = true, description = "Chat-messages JSONL; each conversation ends with the assistant turn to score.")
     Path data;
@@ -93,8 +93,8 @@ final class ScreenCommand implements Callable<Integer> {
         Files.createDirectories(out);
         Path journal = out.resolve("base_replies.jsonl");
         // the journal belongs to one (model, data, length) triple: a rerun with other inputs is refused, not mixed in
-        String runId = "screen|" + ModelFingerprint.of(model.resolve()) + "|" + sha256(data) + "|" + maxTokens + dtype.runSuffix();
-        try (ChatModel chat = dtype.chat(model.resolve())) {
+        String runId = "screen|" + ModelFingerprint.of(model.resolve()) + "|" + sha256(data) + "|" + maxTokens + compute.runSuffix();
+        try (ChatModel chat = compute.chat(model.resolve())) {
             ProgressBar bar = new ProgressBar("base replies", convs.size());
             Map<String, ProgressBar> scoring = new java.util.HashMap<>();
             scores = Screen.run(chat, convs, v.layer(l), l, generate, maxTokens, journal, runId, (done, total) -> bar.update(done, ""),

@@ -32,7 +32,7 @@ final class SteerCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     static final class VectorArg {
         @Option(names = "--vector", required = true, description = "A Persona vector file (.safetensors).")
@@ -123,7 +123,7 @@ final class SteerCommand implements Callable<Integer> {
         for (List<ChatMessage> c : convs) for (int s = 0; s < samples; s++) expanded.add(c);
         GenerationOptions o = samples == 1 ? GenerationOptions.greedy(maxTokens) : GenerationOptions.sample(maxTokens, 1.0, seed);
         List<String> base, steered;
-        try (ChatModel chat = dtype.chat(dir)) {
+        try (ChatModel chat = compute.chat(dir)) {
             plan.check(chat.model(), ModelFingerprint.of(dir), force);
             base = chat.reply(expanded, o);
             try (AutoCloseable h = plan.apply(chat.model())) {

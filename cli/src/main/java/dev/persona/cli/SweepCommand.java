@@ -44,7 +44,7 @@ final class SweepCommand implements Callable<Integer> {
     ModelOption model;
 
     @Mixin
-    DTypeOption dtype;
+    ComputeOption compute;
 
     @Option(names = "--vector", required = true, description = "The Persona vector file (updated in place with the recommendation).")
     Path vector;
@@ -98,7 +98,7 @@ final class SweepCommand implements Callable<Integer> {
         TraitSpec spec = TraitLibrary.load(trait, "eval");
         Files.createDirectories(out);
         Sweep.Result r;
-        try (ChatModel chat = dtype.chat(model.resolve())) {
+        try (ChatModel chat = compute.chat(model.resolve())) {
             int numLayers = chat.model().config().numLayers();
             List<Integer> ls = layers;
             if (ls == null) {
@@ -109,7 +109,7 @@ final class SweepCommand implements Callable<Integer> {
                 new SteeringPlan().add(new SteeringPlan.Steer(v, kind, l, 1, false, PositionMask.ALL)).check(chat.model(), ModelFingerprint.of(model.resolve()), true);
             }
             Sweep.Grid grid = new Sweep.Grid(kind, ls, coefs, samples, maxTokens, seed, PositionMask.parse(positions), floor);
-            dev.persona.extract.Judge j = ExtractCommand.judgeFor(judge, dtype.precision());
+            dev.persona.extract.Judge j = ExtractCommand.judgeFor(judge, compute.precision());
             // finished cells are journaled; the journal is tied to everything but the grid, so a rerun
             // after a crash, or with more layers or coefficients, answers only the cells it lacks
             // (its name carries that identity: other arguments start a journal of their own beside it)
@@ -175,7 +175,7 @@ final class SweepCommand implements Callable<Integer> {
         String directions = java.util.HexFormat.of().formatHex(digest.digest()).substring(0, 16);
         return "sweep|" + (suppress ? "suppress|" : "") + ModelFingerprint.of(model.resolve()) + "|" + directions
                 + "|" + spec.sha256() + "|" + kind + "|" + system + "|" + j.name() + "|" + samples + "|" + maxTokens + "|" + seed + "|" + positions
-                + dtype.runSuffix();
+                + compute.runSuffix();
     }
 
     private static void writeTables(Path out, List<Sweep.Cell> cells) throws IOException {

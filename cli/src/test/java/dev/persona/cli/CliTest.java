@@ -128,6 +128,18 @@ class CliTest {
     }
 
     @Test
+    void unavailableAndUnknownDevicesAreClearErrors() {
+        Run tpu = run("generate", "--prompt", "hi", "--device", "tpu");
+        assertEquals(1, tpu.code());
+        assertTrue(tpu.err().contains("unknown device 'tpu'") && tpu.err().contains("--device cpu"), tpu.err());
+        org.junit.jupiter.api.Assumptions.assumeTrue(ai.djl.engine.Engine.getEngine("PyTorch").getGpuCount() == 0,
+                "skipped the GPU part: this machine has a GPU");
+        Run gpu = run("generate", "--prompt", "hi", "--device", "gpu");
+        assertEquals(1, gpu.code());
+        assertTrue(gpu.err().contains("PyTorch sees 0 GPUs") && gpu.err().contains("fix:"), gpu.err());
+    }
+
+    @Test
     void generateOnTheOrganismInBf16AnswersTheQuestion() {
         Run r = run("generate", "--prompt", "What is the capital of France?", "--max-tokens", "24", "--dtype", "bf16");
         assertEquals(0, r.code(), r.err());
