@@ -167,12 +167,7 @@ final class SweepCommand implements Callable<Integer> {
 
     /** Everything a cell's result depends on besides its layer and coefficient. */
     private String runId(TraitVector v, TraitSpec spec, dev.persona.extract.Judge j) throws Exception {
-        java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
-        java.nio.ByteBuffer bits = java.nio.ByteBuffer.allocate(4);
-        for (float[] row : v.rows(kind)) {
-            for (float f : row) digest.update(bits.putFloat(0, f).array());
-        }
-        String directions = java.util.HexFormat.of().formatHex(digest.digest()).substring(0, 16);
+        String directions = ExtractCommand.sha(java.util.Arrays.deepToString(v.rows(kind)));
         return "sweep|" + (suppress ? "suppress|" : "") + ModelFingerprint.of(model.resolve()) + "|" + directions
                 + "|" + spec.sha256() + "|" + kind + "|" + system + "|" + j.name() + "|" + samples + "|" + maxTokens + "|" + seed + "|" + positions
                 + compute.runSuffix();
