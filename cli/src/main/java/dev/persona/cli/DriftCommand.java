@@ -131,7 +131,7 @@ final class DriftCommand implements Callable<Integer> {
         Files.createDirectories(out);
         // the journal's name carries the run's identity: other vectors, prompts or judge start a journal of their own
         String id = runId(vs, probes, j);
-        Journal journal = new Journal(out.resolve("drift_checkpoints-" + ExtractCommand.sha(id) + ".jsonl"), id);
+        Journal journal = Journal.named(out, "drift_checkpoints-", id);
         if (journal.size() > 0) System.err.println("resuming: " + journal.size() + " results already in " + out);
         Map<Probe, double[]> baseMeans = baseMeans(journal, probes, promptSets);
         List<Object[]> rows = new ArrayList<>();
@@ -238,14 +238,14 @@ final class DriftCommand implements Callable<Integer> {
     }
 
     /** Everything a result depends on besides the checkpoint: vectors' rows, probes, prompts, judge, compute. */
-    private String runId(List<TraitVector> vs, List<Probe> probes, dev.persona.extract.Judge j) throws Exception {
+    private String runId(List<TraitVector> vs, List<Probe> probes, dev.persona.extract.Judge j) {
         StringBuilder id = new StringBuilder("drift");
         for (int i = 0; i < vs.size(); i++) {
             float[] row = vs.get(i).layer(probes.get(i).layer());
             id.append('|').append(probes.get(i)).append(':').append(java.util.Arrays.toString(row));
         }
         id.append('|').append(system).append('|').append(evalTrait).append('|').append(j == null ? "" : j.name()).append('|').append(evalSamples);
-        return "drift|" + ExtractCommand.sha(id.toString()) + compute.runSuffix();
+        return id.append(compute.runSuffix()).toString();
     }
 
     /**

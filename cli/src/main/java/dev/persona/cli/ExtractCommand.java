@@ -3,6 +3,7 @@ package dev.persona.cli;
 import dev.persona.extract.ActivationSummaries;
 import dev.persona.extract.ArrowDatasets;
 import dev.persona.extract.Extraction;
+import dev.persona.extract.Journal;
 import dev.persona.extract.Judge;
 import dev.persona.extract.LocalJudge;
 import dev.persona.extract.OpenAiJudge;
@@ -17,13 +18,10 @@ import dev.persona.vectors.MeanDifference;
 import dev.persona.vectors.TraitVector;
 import dev.persona.vectors.VectorMethods;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -83,7 +81,7 @@ final class ExtractCommand implements Callable<Integer> {
         Judge j = judgeFor(judge, compute.precision());
         String fingerprint = ModelFingerprint.of(dir);
         Extraction.Options o = new Extraction.Options(samples, maxTokens, seed, 64, 50, 50, 50);
-        String runId = sha(spec.sha256() + "|" + fingerprint + "|" + o + compute.runSuffix());
+        String runId = Journal.idOf(spec.sha256() + "|" + fingerprint + "|" + o + compute.runSuffix());
         Extraction.Result r;
         long t0 = System.nanoTime();
         try (ChatModel chat = compute.chat(dir)) {
@@ -147,9 +145,6 @@ final class ExtractCommand implements Callable<Integer> {
                 "use --judge rule (the organism's exact judge), --judge openai:http://HOST:PORT/v1[#MODEL] (key from OPENAI_API_KEY) or --judge local:DIR");
     }
 
-    static String sha(String s) throws Exception {
-        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8))).substring(0, 16);
-    }
 
     private static void writeCharts(Path dir, Extraction.Result r, List<MeanDifference.LayerReport> layers, List<double[]> probes) throws IOException {
         double[] x = new double[layers.size()], auroc = new double[layers.size()], sep = new double[layers.size()], probe = new double[layers.size()];

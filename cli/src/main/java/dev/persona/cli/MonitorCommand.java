@@ -96,8 +96,7 @@ final class MonitorCommand implements Callable<Integer> {
         // so a rerun after a crash computes (and judges) only the conversations it lacks
         String id = "monitor|" + ModelFingerprint.of(model.resolve()) + "|" + java.util.Arrays.toString(direction) + "|" + l + "|"
                 + ScreenCommand.sha256(prompts) + "|" + perTurn + "|" + (j == null ? "" : j.name() + "|" + traitName + "|" + rubric) + compute.runSuffix();
-        dev.persona.extract.Journal journal = new dev.persona.extract.Journal(out.resolve("monitor_rows-" + ExtractCommand.sha(id) + ".jsonl"),
-                ExtractCommand.sha(id));
+        dev.persona.extract.Journal journal = dev.persona.extract.Journal.named(out, "monitor_rows-", id);
         if (journal.size() > 0) System.err.println("resuming: " + journal.size() + " conversations already in " + out);
         try (ChatModel chat = compute.chat(model.resolve())) {
             ProgressBar bar = new ProgressBar("monitor", items.size());

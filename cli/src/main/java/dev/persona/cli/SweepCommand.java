@@ -114,7 +114,7 @@ final class SweepCommand implements Callable<Integer> {
             // after a crash, or with more layers or coefficients, answers only the cells it lacks
             // (its name carries that identity: other arguments start a journal of their own beside it)
             String id = runId(v, spec, j);
-            Journal journal = new Journal(out.resolve((suppress ? "suppress_cells-" : "sweep_cells-") + ExtractCommand.sha(id) + ".jsonl"), id);
+            Journal journal = Journal.named(out, suppress ? "suppress_cells-" : "sweep_cells-", id);
             if (journal.size() > 0) System.err.println("resuming: " + journal.size() + " cells already in " + out);
             ProgressBar bar = new ProgressBar("sweep", ls.size() * coefs.size());
             r = suppress
@@ -166,8 +166,8 @@ final class SweepCommand implements Callable<Integer> {
     }
 
     /** Everything a cell's result depends on besides its layer and coefficient. */
-    private String runId(TraitVector v, TraitSpec spec, dev.persona.extract.Judge j) throws Exception {
-        String directions = ExtractCommand.sha(java.util.Arrays.deepToString(v.rows(kind)));
+    private String runId(TraitVector v, TraitSpec spec, dev.persona.extract.Judge j) {
+        String directions = Journal.idOf(java.util.Arrays.deepToString(v.rows(kind)));
         return "sweep|" + (suppress ? "suppress|" : "") + ModelFingerprint.of(model.resolve()) + "|" + directions
                 + "|" + spec.sha256() + "|" + kind + "|" + system + "|" + j.name() + "|" + samples + "|" + maxTokens + "|" + seed + "|" + positions
                 + compute.runSuffix();

@@ -75,6 +75,26 @@ public final class Journal {
         }
     }
 
+    /** A short, stable name for a run identity: the first 16 hex digits of its SHA-256. */
+    public static String idOf(String identity) {
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(identity.getBytes(StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(digest).substring(0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * The journal of run {@code identity} in {@code dir}, in a file named {@code prefix + idOf(identity)
+     * + ".jsonl"}: runs with other identities keep files of their own beside it, so nothing is refused
+     * or mixed, and a rerun with the same identity resumes.
+     */
+    public static Journal named(Path dir, String prefix, String identity) throws IOException {
+        String id = idOf(identity);
+        return new Journal(dir.resolve(prefix + id + ".jsonl"), id);
+    }
+
     /** Whether a record with {@code key} was written. */
     public boolean has(String key) {
         return records.containsKey(key);

@@ -167,7 +167,6 @@ public final class HookedTransformer implements AutoCloseable {
         try {
             if (precision == Precision.BF16) bf16 = Bf16Kernels.load(device);
             Map<String, NDArray> w = new LinkedHashMap<>();
-            Set<String> narrowed = new java.util.HashSet<>();
             int d = c.dModel();
             put(w, manager, key(Name.EMBED, -1), ckpt, layout.tensor(Name.EMBED, -1), c.vocabSize(), d);
             if (c.family().positions() == FamilySpec.PositionKind.LEARNED) {
@@ -182,10 +181,10 @@ public final class HookedTransformer implements AutoCloseable {
                 put(w, manager, key(Name.LM_HEAD, -1), ckpt, head, c.vocabSize(), d);
             }
             // rounded to BF16 as they arrive, so that loading never holds more than one block in float32
-            if (bf16 != null) narrowNew(w, narrowed, bf16, manager);
+            if (bf16 != null) narrowNew(w, bf16, manager);
             for (int l = 0; l < c.numLayers(); l++) {
                 loadBlock(w, manager, ckpt, layout, l, c);
-                if (bf16 != null) narrowNew(w, narrowed, bf16, manager);
+                if (bf16 != null) narrowNew(w, bf16, manager);
             }
             if (trainable) {
                 for (NDArray a : w.values()) a.setRequiresGradient(true);
@@ -213,15 +212,14 @@ public final class HookedTransformer implements AutoCloseable {
         }
     }
 
-    /** Replaces every 2-D weight not yet in {@code done} by its BF16 rounding and frees the float32 copy. */
-    private static void narrowNew(Map<String, NDArray> w, Set<String> done, Bf16Kernels bf16, NDManager manager) {
+    /** Replaces every 2-D float32 weight by its BF16 rounding and frees the float32 copy. */
+    private static void narrowNew(Map<String, NDArray> w, Bf16Kernels bf16, NDManager manager) {
         for (Map.Entry<String, NDArray> e : w.entrySet()) {
-            if (done.contains(e.getKey()) || e.getValue().getShape().dimension() != 2) continue;
+            if (e.getValue().getShape().dimension() != 2 || e.getValue().getDataType() != DataType.FLOAT32) continue;
             NDArray narrow = bf16.narrow(e.getValue(), manager);
             narrow.setName(e.getKey());
             e.getValue().close();
             e.setValue(narrow);
-            done.add(e.getKey());
         }
     }
 

@@ -49,7 +49,8 @@ public final class Screen {
                                   ScoringProgress scoring) throws IOException {
         List<Monitor.Item> items = new ArrayList<>();
         for (List<ChatMessage> c : data) items.add(new Monitor.Item(c, null));
-        String rowsId = journal == null ? null : rowsId(runId, direction, layer);
+        // the projections depend on the run (model, data) and on the direction and layer
+        String rowsId = runId + "|" + layer + "|" + java.util.Arrays.toString(direction);
         List<Monitor.Row> rows = Monitor.run(model, items, direction, layer, false, null, "", null,
                 rowsJournal(journal, "sample_rows-", rowsId), stage(scoring, "samples"));
         List<String> replies = null;
@@ -65,9 +66,8 @@ public final class Screen {
                 baseItems.add(new Monitor.Item(c, null));
             }
             // the base projections also depend on the replies themselves
-            String baseId = journal == null ? null : rowsId(runId + "|" + String.join("\u0000", replies), direction, layer);
             baseRows = Monitor.run(model, baseItems, direction, layer, false, null, "", null,
-                    rowsJournal(journal, "base_rows-", baseId), stage(scoring, "base"));
+                    rowsJournal(journal, "base_rows-", rowsId + "|" + String.join("\u0000", replies)), stage(scoring, "base"));
         }
         List<Score> out = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
@@ -87,19 +87,8 @@ public final class Screen {
         return scoring == null ? null : (done, total) -> scoring.update(stage, done, total);
     }
 
-    /** The projections depend on the run (model, data) and on the direction and layer. */
-    private static String rowsId(String runId, float[] direction, int layer) {
-        try {
-            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-            md.update((runId + "|" + layer + "|" + java.util.Arrays.toString(direction)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(md.digest()).substring(0, 16);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static Journal rowsJournal(Path baseJournal, String prefix, String rowsId) throws IOException {
-        return baseJournal == null ? null : new Journal(baseJournal.resolveSibling(prefix + rowsId + ".jsonl"), rowsId);
+    private static Journal rowsJournal(Path baseJournal, String prefix, String identity) throws IOException {
+        return baseJournal == null ? null : Journal.named(baseJournal.toAbsolutePath().getParent(), prefix, identity);
     }
 
     private static List<String> baseReplies(ChatModel model, List<List<ChatMessage>> prompts, int maxTokens, Journal journal,
