@@ -1,9 +1,9 @@
 package dev.persona.cli;
 
-import dev.persona.model.Finetune;
-import java.io.IOException;
+import dev.persona.api.FinetuneOptions;
+import dev.persona.api.FinetuneResult;
+import dev.persona.api.Finetuning;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -55,32 +55,10 @@ final class FinetuneCommand implements Callable<Integer> {
     String kind;
 
     @Override
-    public Integer call() throws IOException {
-        if (steer != null && ablate != null) {
-            throw new dev.persona.model.PersonaException("--steer and --ablate were both given", "pass one of them");
-        }
-        dev.persona.steer.SteeringPlan plan = null;
-        if (steer != null || ablate != null) {
-            Path file = steer != null ? steer : ablate;
-            dev.persona.vectors.TraitVector v = dev.persona.vectors.formats.VectorFiles.read(file, dev.persona.model.ModelConfig.load(model.resolve()).numLayers());
-            int l = layer != null ? layer : SteerCommand.defaultLayer(v, file);
-            plan = new dev.persona.steer.SteeringPlan().add(new dev.persona.steer.SteeringPlan.Steer(v, kind, l, coef, ablate != null,
-                    dev.persona.model.PositionMask.ALL));
-        }
-        dev.persona.steer.SteeringPlan trainingPlan = plan;
-        ProgressBar[] bar = new ProgressBar[1];
-        List<Double> losses = Finetune.run(model.resolve(), data, out, new Finetune.Options(epochs, lr, batch, saveEvery, seed), s -> {
-            if (bar[0] == null) bar[0] = new ProgressBar("finetune", s.total());
-            bar[0].update(s.step(), String.format("epoch %d loss %.4f", s.epoch() + 1, s.loss()));
-        }, trainingPlan == null ? null : m -> {
-            trainingPlan.check(m, dev.persona.model.ModelFingerprint.of(model.resolve()), false);
-            return java.util.List.of(trainingPlan.apply(m));
-        });
-        if (losses.isEmpty()) {
-            System.out.println("nothing to do: " + out + " already holds the finished run");
-        } else {
-            System.out.printf("finetuned %d steps: loss %.4f -> %.4f; model saved to %s%n", losses.size(), losses.get(0), losses.get(losses.size() - 1), out);
-        }
+    public Integer call() {
+        FinetuneOptions o = new FinetuneOptions(model.model, data, out, epochs, lr, batch, saveEvery, seed, steer, ablate, layer, coef, kind);
+        FinetuneResult r = Finetuning.run(o, new BarProgress());
+        System.out.println(r);
         return 0;
     }
 }

@@ -1,10 +1,9 @@
 package dev.persona.cli;
 
 import dev.persona.model.ChatMessage;
-import dev.persona.model.ChatModel;
+import dev.persona.api.Persona;
 import dev.persona.model.GenerationOptions;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -46,11 +45,10 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ChatModel chat = compute.chat(model.resolve())) {
-            List<ChatMessage> msgs = ChatMessage.prompt(system, prompt);
+        try (Persona m = Persona.load(model.resolve(), compute.compute())) {
             GenerationOptions o = new GenerationOptions(maxTokens, temperature, topP, topK, seed, null);
             long t0 = System.nanoTime();
-            String reply = chat.reply(List.of(msgs), o).get(0);
+            String reply = m.generate(ChatMessage.prompt(system, prompt), o);
             double secs = (System.nanoTime() - t0) / 1e9;
             if (json) {
                 Map<String, Object> out = new LinkedHashMap<>();

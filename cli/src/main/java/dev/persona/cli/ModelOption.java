@@ -1,7 +1,6 @@
 package dev.persona.cli;
 
-import dev.persona.model.PersonaException;
-import java.nio.file.Files;
+import dev.persona.api.PersonaHome;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -11,15 +10,8 @@ final class ModelOption {
             description = "Hugging Face model directory (config.json, *.safetensors, tokenizer.json). Default: the built-in organism.")
     Path model;
 
+    /** The directory, checked to exist. */
     Path resolve() {
-        Path dir = model != null ? model : Defaults.organism();
-        if (!Files.isDirectory(dir)) {
-            if (model == null) {
-                throw new PersonaException("the built-in model organism is not at " + dir,
-                        "run from the Persona checkout (or set PERSONA_HOME to it), or train it with `persona organism train`, or pass --model DIR");
-            }
-            throw new PersonaException("model directory " + dir + " does not exist", "pass --model with a Hugging Face model directory");
-        }
-        return dir;
+        return PersonaHome.modelDir(model);
     }
 }

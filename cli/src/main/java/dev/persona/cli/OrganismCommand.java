@@ -47,7 +47,7 @@ final class OrganismCommand implements Runnable {
 
         @Override
         public Integer call() throws IOException {
-            Path dir = out != null ? out : Defaults.organism();
+            Path dir = out != null ? out : dev.persona.api.PersonaHome.organism();
             ProgressBar bar = new ProgressBar("train", steps);
             OrganismTrainer.Options o = new OrganismTrainer.Options(seed, steps, batch, lr,
                     new OrganismFiles.Shape(dModel, layers, Math.max(1, dModel / 32), dModel * 3));

@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
             "Every --model defaults to the built-in model organism (models/organism).",
             "Start with:  persona inspect   then   persona generate --prompt \"Hello\""},
         subcommands = {
-            InspectCommand.class, ForwardCommand.class, OrganismCommand.class, FinetuneCommand.class, TraitsCommand.class, VectorCommand.class, ExtractCommand.class, SteerCommand.class, SweepCommand.class, MonitorCommand.class, DriftCommand.class, ScreenCommand.class, TemplateCommand.class, GenerateCommand.class, BenchCommand.class,
+            InspectCommand.class, ForwardCommand.class, OrganismCommand.class, FinetuneCommand.class, TraitsCommand.class, VectorCommand.class, ExtractCommand.class, SteerCommand.class, SweepCommand.class, MonitorCommand.class, DriftCommand.class, ScreenCommand.class, TemplateCommand.class, GenerateCommand.class, BenchCommand.class, NotebooksCommand.class,
             CommandLine.HelpCommand.class})
 public final class PersonaCommand implements Runnable {
     @CommandLine.Spec

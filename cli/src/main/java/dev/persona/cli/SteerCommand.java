@@ -1,21 +1,14 @@
 package dev.persona.cli;
 
+import dev.persona.api.Persona;
+import dev.persona.api.SteerOptions;
+import dev.persona.api.SteerResult;
+import dev.persona.api.Steering;
 import dev.persona.model.ChatDataset;
 import dev.persona.model.ChatMessage;
-import dev.persona.model.ChatModel;
-import dev.persona.model.ModelConfig;
-import dev.persona.model.GenerationOptions;
-import dev.persona.model.ModelFingerprint;
-import dev.persona.model.PersonaException;
-import dev.persona.model.PositionMask;
-import dev.persona.steer.SteeringPlan;
-import dev.persona.vectors.TraitVector;
-import dev.persona.vectors.formats.VectorFiles;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -91,83 +84,24 @@ final class SteerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Path dir = model.resolve();
-        List<List<ChatMessage>> convs = new ArrayList<>();
-        if (input.prompt != null) {
-            convs.add(ChatMessage.prompt(system, input.prompt));
-        } else {
-            for (List<ChatMessage> c : ChatDataset.read(input.prompts)) {
-                List<ChatMessage> prompt = new ArrayList<>(c);
-                while (!prompt.isEmpty() && prompt.get(prompt.size() - 1).role().equals("assistant")) prompt.remove(prompt.size() - 1);
-                convs.add(prompt);
+        List<List<ChatMessage>> convs = input.prompt != null ? List.of(ChatMessage.prompt(system, input.prompt)) : ChatDataset.read(input.prompts);
+        SteerOptions o = SteerOptions.defaults().samples(samples).maxTokens(maxTokens).seed(seed).force(force);
+        SteerResult r;
+        try (Persona m = Persona.load(model.resolve(), compute.compute())) {
+            List<Steering> steerings = new ArrayList<>();
+            for (VectorArg v : vectors) {
+                Steering s = Steering.of(m.vector(v.file));
+                if (v.layer != null) s = s.layer(v.layer);
+                if (v.coef != null) s = s.coef(v.coef);
+                if (kind != null) s = s.kind(kind);
+                if (positions != null) s = s.positions(positions);
+                if (ablate) s = s.ablate();
+                if (suppress) s = s.suppress();
+                steerings.add(s);
             }
+            r = m.steer(steerings.toArray(Steering[]::new)).compare(convs, o);
         }
-        SteeringPlan plan = new SteeringPlan();
-        int numLayers = ModelConfig.load(dir).numLayers();
-        List<String> positionNames = new ArrayList<>();
-        for (VectorArg v : vectors) {
-            TraitVector tv = VectorFiles.read(v.file, numLayers);
-            String rec = suppress ? "recommended_suppress_" : "recommended_";
-            if (suppress && v.layer == null && !tv.metadata().containsKey(rec + "layer")) {
-                throw new PersonaException(v.file + " has no recommended_suppress_layer", "run `persona sweep --suppress` on it, or pass --layer and --coef");
-            }
-            int layer = v.layer != null ? v.layer : suppress ? Integer.parseInt(tv.metadata().get(rec + "layer")) : defaultLayer(tv, v.file);
-            double coef = v.coef != null ? v.coef : Double.parseDouble(tv.metadata().getOrDefault(rec + "coef", "1"));
-            // a sweep stores the kind and positions it recommends next to the layer and coef
-            String k = kind != null ? kind : tv.metadata().getOrDefault(rec + "kind", "response_avg");
-            String p = positions != null ? positions : tv.metadata().getOrDefault(rec + "positions", "response");
-            positionNames.add(p);
-            plan.add(new SteeringPlan.Steer(tv, k, layer, coef, ablate, PositionMask.parse(p)));
-        }
-        List<List<ChatMessage>> expanded = new ArrayList<>();
-        for (List<ChatMessage> c : convs) for (int s = 0; s < samples; s++) expanded.add(c);
-        GenerationOptions o = samples == 1 ? GenerationOptions.greedy(maxTokens) : GenerationOptions.sample(maxTokens, 1.0, seed);
-        List<String> base, steered;
-        try (ChatModel chat = compute.chat(dir)) {
-            plan.check(chat.model(), ModelFingerprint.of(dir), force);
-            base = chat.reply(expanded, o);
-            try (AutoCloseable h = plan.apply(chat.model())) {
-                steered = chat.reply(expanded, o);
-            } catch (Exception e) {
-                throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
-            }
-        }
-        List<Map<String, Object>> rows = new ArrayList<>();
-        for (int i = 0; i < expanded.size(); i++) {
-            Map<String, Object> r = new LinkedHashMap<>();
-            r.put("prompt", expanded.get(i).get(expanded.get(i).size() - 1).content());
-            r.put("unsteered", base.get(i));
-            r.put("steered", steered.get(i));
-            rows.add(r);
-        }
-        if (json) {
-            Map<String, Object> out = new LinkedHashMap<>();
-            List<Map<String, Object>> steers = new ArrayList<>();
-            for (int i = 0; i < plan.steers().size(); i++) {
-                SteeringPlan.Steer s = plan.steers().get(i);
-                steers.add(Map.of("trait", s.vector().metadata().getOrDefault("trait", "?"), "kind", s.kind(), "layer", s.layer(), "coef", s.coef(),
-                        "ablate", s.ablate(), "positions", positionNames.get(i)));
-            }
-            out.put("steers", steers);
-            out.put("results", rows);
-            System.out.println(Json.write(out));
-        } else {
-            for (SteeringPlan.Steer s : plan.steers()) {
-                System.out.printf("steer: %s %s layer %d %s at %s positions%n", s.vector().metadata().getOrDefault("trait", "?"), s.kind(), s.layer(),
-                        s.ablate() ? "ablated" : "coef " + s.coef(), positionNames.get(plan.steers().indexOf(s)));
-            }
-            for (Map<String, Object> r : rows) {
-                System.out.println("\nprompt:     " + r.get("prompt"));
-                System.out.println("unsteered:  " + r.get("unsteered"));
-                System.out.println("steered:    " + r.get("steered"));
-            }
-        }
+        System.out.println(json ? Json.write(r) : r.toString().strip());
         return 0;
-    }
-
-    static int defaultLayer(TraitVector v, Path file) {
-        String l = v.metadata().getOrDefault("recommended_layer", v.metadata().get("best_layer_by_separation"));
-        if (l == null) throw new PersonaException(file + " has no recommended_layer", "pass --layer L");
-        return Integer.parseInt(l);
     }
 }

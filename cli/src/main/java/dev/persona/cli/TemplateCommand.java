@@ -52,7 +52,7 @@ final class TemplateCommand implements Callable<Integer> {
         Map<String, Object> variables = new LinkedHashMap<>();
         ChatTemplate template;
         Tokenizer tokenizer = null;
-        Path modelDir = source.template == null ? (source.model != null ? source.model : Defaults.organism()) : null;
+        Path modelDir = source.template == null ? (source.model != null ? source.model : dev.persona.api.PersonaHome.organism()) : null;
         if (source.template != null) {
             try {
                 template = ChatTemplate.parse(Files.readString(source.template));
@@ -97,10 +97,10 @@ final class TemplateCommand implements Callable<Integer> {
 
     static List<Map<String, Object>> readMessages(Path file) {
         try {
-            Object v = Json.MAPPER.readValue(file.toFile(), Object.class);
+            Object v = dev.persona.api.JsonText.MAPPER.readValue(file.toFile(), Object.class);
             if (v instanceof Map<?, ?> m && m.get("messages") instanceof List<?>) v = m.get("messages");
             if (!(v instanceof List<?>)) throw new PersonaException(file + ": expected a JSON list of messages", "write [{\"role\":\"user\",\"content\":\"Hi\"}]");
-            return Json.MAPPER.convertValue(v, new TypeReference<List<Map<String, Object>>>() { });
+            return dev.persona.api.JsonText.MAPPER.convertValue(v, new TypeReference<List<Map<String, Object>>>() { });
         } catch (IOException e) {
             throw new PersonaException("cannot read messages " + file + ": " + e.getMessage(), "pass a JSON file with a list of {role, content}");
         }

@@ -1,0 +1,27 @@
+package dev.persona.api;
+
+import dev.persona.model.PersonaException;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** Turns an I/O failure into an error that names the file or directory and the fix. */
+final class Io {
+    private Io() { }
+
+    /** Work that reads or writes files. */
+    interface Work<T> {
+        T run() throws IOException;
+    }
+
+    static <T> T at(Path where, Work<T> work) {
+        try {
+            return work.run();
+        } catch (IOException e) {
+            throw failed(where, e);
+        }
+    }
+
+    static PersonaException failed(Path where, IOException e) {
+        return new PersonaException("reading or writing " + where + " failed: " + e, "check that the path exists, is writable and has free space; finished work is kept, rerun the same call to resume", e);
+    }
+}
