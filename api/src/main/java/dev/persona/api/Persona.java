@@ -166,6 +166,6 @@ public final class Persona implements AutoCloseable {
     @Override
     public String toString() {
         var c = chat.model().config();
-        return "Persona[" + dir + ": " + c.family().modelType() + ", " + c.numLayers() + " layers, d_model " + c.dModel() + ", " + compute.precision() + "]";
+        return "Persona[" + dir.getFileName() + ": " + c.family().modelType() + ", " + c.numLayers() + " layers, d_model " + c.dModel() + ", " + compute.precision() + "]";
     }
 }

@@ -27,14 +27,19 @@ public final class Plots {
 
     /** Histograms of the kept samples' response-average projections at {@code layer}, pos vs neg system prompts. */
     public static BufferedImage projectionHistogram(ExtractResult r, int layer) {
-        Map<String, double[]> p = r.projections(layer);
+        return histograms(r.trait() + ": projection onto the vector at layer " + layer + " (kept samples)", "projection", r.projections(layer));
+    }
+
+    /** Overlaid histograms of several samples (30 bins over their common range). */
+    public static BufferedImage histograms(String title, String xLabel, Map<String, double[]> samples) {
         double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
-        for (double[] v : p.values()) for (double d : v) {
+        for (double[] v : samples.values()) for (double d : v) {
+            if (Double.isNaN(d)) continue;
             lo = Math.min(lo, d);
             hi = Math.max(hi, d);
         }
         double pad = (hi - lo) * 0.05 + 1e-9;
-        return Charts.histograms(r.trait() + ": projection onto the vector at layer " + layer + " (kept samples)", "projection", p, 30, lo - pad, hi + pad);
+        return Charts.histograms(title, xLabel, samples, 30, lo - pad, hi + pad);
     }
 
     /** The sweep's trait score (or, with {@code coherence}, coherence) as a layer x coefficient heatmap, 0..100. */

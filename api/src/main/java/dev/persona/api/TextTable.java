@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * A small table that prints with aligned columns (a notebook shows it as text/plain). Numbers are
- * written with {@code %.3f} unless they are integers.
+ * A small table that prints with aligned columns (a notebook shows it as text/plain). Floating-point
+ * numbers are written with {@code %.3f}, integers as they are; numbers align right.
  */
 public record TextTable(List<String> header, List<List<Object>> rows) {
     public TextTable {
@@ -34,7 +34,7 @@ public record TextTable(List<String> header, List<List<Object>> rows) {
 
     private static String cell(Object o) {
         if (o == null) return "";
-        if (o instanceof Double d) return d.isNaN() ? "NaN" : d == Math.rint(d) && Math.abs(d) < 1e15 && !(d == 0 && 1 / d < 0) ? String.format(Locale.ROOT, "%.1f", d) : String.format(Locale.ROOT, "%.3f", d);
+        if (o instanceof Double d) return d.isNaN() ? "NaN" : String.format(Locale.ROOT, "%.3f", d);
         if (o instanceof Float f) return cell((double) f);
         return o.toString();
     }
