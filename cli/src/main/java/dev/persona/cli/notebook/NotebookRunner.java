@@ -134,7 +134,9 @@ public final class NotebookRunner {
                     int line = lineOf(source, remaining);
                     for (Diag d : shell.diagnostics(e.snippet()).toList()) {
                         if (!d.isError()) continue;
-                        line = lineOf(source, remaining) + countLines(snippet, (int) d.getStartPosition());
+                        // lineOf counts from the snippet's first non-blank character; the position counts from its start
+                        int lead = snippet.length() - snippet.stripLeading().length();
+                        line = lineOf(source, remaining) + countLines(snippet.substring(lead), Math.max(0, (int) d.getStartPosition() - lead));
                         msg.append(d.getMessage(null)).append("; ");
                     }
                     throw new NotebookException(file, cellIndex, line, "does not compile: " + msg + "in: " + firstLine(snippet));
