@@ -221,7 +221,7 @@ class ApiMatchesCommandTest {
         Path bad = tmp.resolve("bad.jsonl");
         Files.writeString(bad, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n{not json\n");
         e = assertThrows(PersonaException.class, () -> Conversation.readJsonl(bad, null));
-        assertTrue(e.getMessage().startsWith(bad + " line 2 is not valid JSON"), e.getMessage());
+        assertTrue(e.getMessage().startsWith(bad + " line 2: not valid JSON"), e.getMessage());
         assertEquals("error: " + e.getMessage(), CliTest.run("monitor", "--vector", vector.toString(), "--prompts", bad.toString()).err().strip());
         // options are checked before any work
         e = assertThrows(PersonaException.class, () -> ScreenOptions.defaults().percentile(-10));

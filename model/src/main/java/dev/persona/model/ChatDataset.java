@@ -15,8 +15,16 @@ public final class ChatDataset {
 
     /** Every conversation of {@code file}; a malformed line is an error naming the file, line and problem. */
     public static List<List<ChatMessage>> read(Path file) {
+        return lines(file).stream().map(Line::messages).toList();
+    }
+
+    /** One non-blank line: its conversation and the whole JSON object (for fields beside "messages"). */
+    public record Line(int number, List<ChatMessage> messages, JsonNode object) { }
+
+    /** Every non-blank line of {@code file}, checked as {@link #read} checks them. */
+    public static List<Line> lines(Path file) {
         ObjectMapper json = new ObjectMapper();
-        List<List<ChatMessage>> out = new ArrayList<>();
+        List<Line> out = new ArrayList<>();
         if (!Files.isRegularFile(file)) {
             throw new PersonaException("dataset " + file + " does not exist", "pass a chat-messages JSONL file");
         }
@@ -33,7 +41,7 @@ public final class ChatDataset {
                     throw new PersonaException(file + " line " + n + ": not valid JSON (" + e.getMessage().split("\n")[0] + ")",
                             "each line must be one JSON object {\"messages\": [...]}");
                 }
-                JsonNode msgs = node.get("messages");
+                JsonNode msgs = node == null ? null : node.get("messages");
                 if (msgs == null || !msgs.isArray() || msgs.isEmpty()) {
                     throw new PersonaException(file + " line " + n + ": no \"messages\" list", "write {\"messages\": [{\"role\": \"user\", \"content\": \"...\"}, ...]}");
                 }
@@ -46,8 +54,10 @@ public final class ChatDataset {
                     }
                     conv.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
                 }
-                out.add(conv);
+                out.add(new Line(n, conv, node));
             }
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new PersonaException(file + " is not UTF-8 text", "save the file as UTF-8 JSONL", e);
         } catch (IOException e) {
             throw new PersonaException("cannot read " + file + ": " + e.getMessage(), "check the file", e);
         }
