@@ -262,7 +262,7 @@ class CliTest {
         Files.writeString(msgs, "[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"}]");
         Path gemma = tmp.resolve("gemma.jinja");
         Path fixtureFile = root().resolve("../shared/fixtures/chat_templates/gemma-2-it.json");
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(fixtureFile), "skipped: shared fixture " + fixtureFile + " is absent");
+        dev.persona.model.Fixtures.require(Files.exists(fixtureFile), "shared fixture " + fixtureFile + " is absent");
         JsonNode fixture = new ObjectMapper().readTree(root().resolve("../shared/fixtures/chat_templates/gemma-2-it.json").toFile());
         Files.writeString(gemma, fixture.get("chat_template").asText());
         Run bad = run("template", "--template", gemma.toString(), "--messages", msgs.toString(), "--var", "bos_token=<bos>");

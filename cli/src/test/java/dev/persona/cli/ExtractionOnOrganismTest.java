@@ -41,7 +41,7 @@ class ExtractionOnOrganismTest {
         Path p = Path.of("").toAbsolutePath();
         while (p != null && !Files.exists(p.resolve("mvnw"))) p = p.getParent();
         Path d = p.resolve("models/organism");
-        assumeTrue(Files.isRegularFile(d.resolve("model.safetensors")), "skipped: the shipped organism " + d + " is absent");
+        dev.persona.model.Fixtures.require(Files.isRegularFile(d.resolve("model.safetensors")), "the shipped organism " + d + " is absent");
         return d;
     }
 

@@ -14,7 +14,7 @@ class LocalJudgeTest {
     @Test
     void numberTokensAreWeightedAndWordsGiveNoScore() {
         Path dir = ExtractionOnOrganismTest.organism();
-        assumeTrue(Files.isDirectory(dir));
+        dev.persona.model.Fixtures.require(Files.isDirectory(dir), dir + " is absent");
         try (LocalJudge judge = new LocalJudge(dir)) {
             // the organism answers a sum by restating it, so its first token is the first addend
             OptionalDouble seven = judge.score("What is 7 plus 8 ?");

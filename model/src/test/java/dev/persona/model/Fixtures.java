@@ -1,11 +1,15 @@
 package dev.persona.model;
 
+import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Locates the shared fixtures (../shared/fixtures from the project root) and skips, saying which, when absent. */
+/**
+ * Locates the shared fixtures (../shared/fixtures from the project root) and committed testdata; when
+ * one is absent, skips saying which, or under CI ({@code CI=true}) fails.
+ */
 public final class Fixtures {
     private Fixtures() { }
 
@@ -16,17 +20,34 @@ public final class Fixtures {
         return p == null ? Path.of("").toAbsolutePath() : p;
     }
 
-    /** {@code ../shared/fixtures/<sub>}, or a skipped test naming the missing folder. */
+    /** {@code ../shared/fixtures/<sub>}, or a skipped test naming the missing folder (a failure under CI). */
     public static Path shared(String sub) {
         Path dir = root().resolve("../shared/fixtures").resolve(sub).normalize();
-        assumeTrue(Files.exists(dir), "skipped: shared fixture " + dir + " is absent");
+        require(Files.exists(dir), "shared fixture " + dir + " is absent", underCi());
         return dir;
     }
 
-    /** A committed test resource folder under the project root, e.g. {@code tools/goldens/llama}. */
+    /** A committed test resource folder under the project root, e.g. {@code testdata/families/llama} (a failure under CI when absent). */
     public static Path project(String sub) {
         Path dir = root().resolve(sub);
-        assumeTrue(Files.exists(dir), "skipped: " + dir + " is absent");
+        require(Files.exists(dir), dir + " is absent", underCi());
         return dir;
+    }
+
+    /** Whether this is a CI run ({@code CI=true}, as .ci/run is run): there a missing fixture fails the build. */
+    public static boolean underCi() {
+        return "true".equalsIgnoreCase(System.getenv("CI")) || Boolean.getBoolean("persona.ci");
+    }
+
+    /** {@link #require(boolean, String, boolean)} for this run. */
+    public static void require(boolean present, String what) {
+        require(present, what, underCi());
+    }
+
+    /** Skips the test saying what is missing, or under CI fails it: a fixture that CI cannot see is a broken build, not a pass. */
+    public static void require(boolean present, String what, boolean ci) {
+        if (present) return;
+        if (ci) fail("under CI a missing fixture fails the build: " + what);
+        assumeTrue(false, "skipped: " + what);
     }
 }

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import java.lang.ref.PhantomReference;
+import java.lang.ref.ReferenceQueue;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,21 +57,37 @@ class GradientLifetimeTest {
         }
     }
 
-    /** Runs the collector, lets the cleaner free unreachable direct buffers, and fills freed small blocks. */
+    /**
+     * Frees every direct buffer that is unreachable now, then fills freed small blocks. No fixed sleep:
+     * the JDK frees a direct buffer from the Reference Handler thread while it processes the
+     * references a collection discovered; a canary buffer dropped here is discovered in the same
+     * collection as DJL's dropped buffers, so once the canary's phantom reference is enqueued (and,
+     * for the ones that handler processed after it, once a second collection's canary is), those
+     * buffers' memory has been returned to malloc. With the bug present this makes the backward pass
+     * read overwritten memory every time, not by luck of timing.
+     */
     private static void scribble() {
+        for (int round = 0; round < 2; round++) awaitCollection();
+        List<ByteBuffer> junk = new ArrayList<>();
+        for (int i = 0; i < 4000; i++) {
+            ByteBuffer b = ByteBuffer.allocateDirect(4 + (i % 4) * 4);
+            while (b.remaining() >= 4) b.putFloat(1e30f);
+            junk.add(b);
+        }
+    }
+
+    /** Drops a canary direct buffer and collects until its reference has been processed (at most 10 s). */
+    private static void awaitCollection() {
+        ReferenceQueue<ByteBuffer> queue = new ReferenceQueue<>();
+        PhantomReference<ByteBuffer> canary = new PhantomReference<>(ByteBuffer.allocateDirect(16), queue);
         try {
-            for (int i = 0; i < 3; i++) {
+            for (int i = 0; i < 100; i++) {
                 System.gc();
-                Thread.sleep(30);
-            }
-            List<ByteBuffer> junk = new ArrayList<>();
-            for (int i = 0; i < 4000; i++) {
-                ByteBuffer b = ByteBuffer.allocateDirect(4 + (i % 4) * 4);
-                while (b.remaining() >= 4) b.putFloat(1e30f);
-                junk.add(b);
+                if (queue.remove(100) != null) return;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        throw new AssertionError("the canary buffer was not collected within 10 s: the test cannot create the condition it checks " + canary);
     }
 }

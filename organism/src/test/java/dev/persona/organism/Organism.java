@@ -17,7 +17,7 @@ final class Organism {
 
     static Path dir() {
         Path d = root().resolve("models/organism");
-        assumeTrue(Files.isRegularFile(d.resolve("model.safetensors")), "skipped: the shipped organism " + d + " is absent");
+        dev.persona.model.Fixtures.require(Files.isRegularFile(d.resolve("model.safetensors")), "the shipped organism " + d + " is absent");
         return d;
     }
 }

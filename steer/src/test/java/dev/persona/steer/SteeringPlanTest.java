@@ -30,7 +30,7 @@ class SteeringPlanTest {
         Path p = Path.of("").toAbsolutePath();
         while (p != null && !Files.exists(p.resolve("mvnw"))) p = p.getParent();
         Path d = p.resolve("testdata/families/" + name);
-        assumeTrue(Files.isDirectory(d), "skipped: " + d + " is absent");
+        dev.persona.model.Fixtures.require(Files.isDirectory(d), d + " is absent");
         return d;
     }
 
