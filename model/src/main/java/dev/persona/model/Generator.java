@@ -36,8 +36,15 @@ public final class Generator {
         int t = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
         if (b == 0) return List.of();
         for (int[] p : prompts) {
-            if (p.length == 0) throw new IllegalArgumentException("empty prompt: generation needs at least one token (e.g. BOS)");
+            if (p.length == 0) throw new PersonaException("empty prompt: generation needs at least one token (e.g. BOS)", "pass a non-empty prompt");
         }
+        if (t >= c.maxPositions()) {
+            throw new PersonaException("a prompt of " + t + " tokens leaves no room in the model's context of " + c.maxPositions()
+                    + " tokens (max_position_embeddings)", "shorten the prompt or conversation");
+        }
+        // generation stops where the context ends, as a full context does in llama.cpp
+        options = new GenerationOptions(Math.min(options.maxNewTokens(), c.maxPositions() - t), options.temperature(), options.topP(),
+                options.topK(), options.seed(), options.stopIds());
         Set<Integer> stops = options.stopIds() != null ? options.stopIds() : new HashSet<>(c.eosIds());
         int capacity = t + Math.max(options.maxNewTokens(), 1);
         boolean[][] keyValid = new boolean[b][capacity];

@@ -113,7 +113,26 @@ public final class HookedTransformer implements AutoCloseable {
         if (LoraAdapter.isAdapter(dir)) return loadAdapted(LoraAdapter.baseOf(dir), dir, device, trainable, precision);
         ModelConfig config = ModelConfig.load(dir);
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            checkLayerCount(config, dir, ckpt.names());
             return fromCheckpoint(config, dir, ckpt, device, trainable, precision);
+        }
+    }
+
+    private static final java.util.regex.Pattern LAYER_INDEX = java.util.regex.Pattern.compile("\\.(?:layers|h)\\.(\\d+)\\.");
+
+    /**
+     * A config.json with fewer layers than the weights would load the first blocks and silently drop
+     * the rest (and talk nonsense): refused, with both counts.
+     */
+    static void checkLayerCount(ModelConfig config, Path dir, java.util.Collection<String> names) {
+        int stored = 0;
+        for (String n : names) {
+            java.util.regex.Matcher m = LAYER_INDEX.matcher(n);
+            if (m.find()) stored = Math.max(stored, Integer.parseInt(m.group(1)) + 1);
+        }
+        if (stored > config.numLayers()) {
+            throw new PersonaException(dir.resolve("config.json") + " says num_hidden_layers = " + config.numLayers() + " but the weights hold "
+                    + stored + " layers", "use the config.json that came with these weights");
         }
     }
 
@@ -472,7 +491,7 @@ public final class HookedTransformer implements AutoCloseable {
     public FloatTensor forward(List<int[]> sequences) {
         int b = sequences.size();
         int t = sequences.stream().mapToInt(s -> s.length).max().orElse(0);
-        if (t == 0) throw new IllegalArgumentException("empty input");
+        if (t == 0) throw new PersonaException("no tokens to run: every sequence is empty", "pass at least one token (a chat template adds its own)");
         long[] ids = new long[b * t];
         int[][] pos = new int[b][t];
         boolean[][] valid = new boolean[b][t];
@@ -504,7 +523,18 @@ public final class HookedTransformer implements AutoCloseable {
         FamilySpec f = c.family();
         int b = info.valid.length, t = info.valid[0].length;
         long[] posIds = new long[b * t];
-        for (int i = 0; i < b; i++) for (int j = 0; j < t; j++) posIds[i * t + j] = info.positions[i][j];
+        int longest = 0;
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < t; j++) {
+                posIds[i * t + j] = info.positions[i][j];
+                if (info.valid[i][j]) longest = Math.max(longest, info.positions[i][j] + 1);
+            }
+        }
+        // past the context, learned positions do not exist and rotary ones were never trained: refuse, naming both lengths
+        if (longest > c.maxPositions()) {
+            throw new PersonaException("a sequence of " + longest + " tokens is longer than the model's context of " + c.maxPositions()
+                    + " tokens (max_position_embeddings in " + dir.resolve("config.json") + ")", "shorten the prompt or conversation");
+        }
         NDArray positions = NativeData.longs(step, posIds, new Shape(b, t));
 
         // token embeddings (+ learned positions)

@@ -44,7 +44,7 @@ public final class Interventions {
         double n = 0;
         for (float f : v) n += (double) f * f;
         n = Math.sqrt(n);
-        if (n == 0) throw new IllegalArgumentException("cannot normalise a zero vector");
+        if (n == 0) throw new PersonaException("cannot ablate or normalise an all-zero direction (length " + v.length + ")", "use a vector row that holds a direction");
         float[] u = new float[v.length];
         for (int i = 0; i < v.length; i++) u[i] = (float) (v[i] / n);
         return u;

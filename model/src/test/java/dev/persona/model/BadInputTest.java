@@ -104,4 +104,61 @@ class BadInputTest {
         PersonaException e = assertThrows(PersonaException.class, () -> ChatModel.load(dir).close());
         assertTrue(e.getMessage().contains("no tokenizer.json in " + dir), e.getMessage());
     }
+
+    @Test
+    void configWithFewerLayersThanTheWeights() throws IOException {
+        Path dir = copyOf("qwen2");
+        String cfg = Files.readString(dir.resolve("config.json"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"num_hidden_layers\"\\s*:\\s*(\\d+)").matcher(cfg);
+        assertTrue(m.find(), cfg);
+        int layers = Integer.parseInt(m.group(1));
+        Files.writeString(dir.resolve("config.json"), m.replaceFirst("\"num_hidden_layers\": " + (layers - 1)));
+        String msg = message(dir);
+        assertTrue(msg.contains("num_hidden_layers = " + (layers - 1)) && msg.contains("hold " + layers + " layers"), msg);
+    }
+
+    @Test
+    void overlappingTensorOffsets() throws IOException {
+        Path dir = copyOf("gpt2");
+        Path f = dir.resolve("model.safetensors");
+        byte[] all = Files.readAllBytes(f);
+        long headerLen = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        String header = new String(all, 8, (int) headerLen, StandardCharsets.UTF_8);
+        // point the second tensor's data at the first's, keeping lengths (and the header size) unchanged
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var root = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(header);
+        java.util.List<String> names = new java.util.ArrayList<>();
+        root.fieldNames().forEachRemaining(n -> { if (!n.equals("__metadata__")) names.add(n); });
+        names.sort(java.util.Comparator.comparingLong(n -> root.get(n).get("data_offsets").get(0).asLong()));
+        var a = root.get(names.get(0)).get("data_offsets");
+        var b = (com.fasterxml.jackson.databind.node.ArrayNode) root.get(names.get(1)).get("data_offsets");
+        long len = b.get(1).asLong() - b.get(0).asLong();
+        long start = a.get(0).asLong() + 4;
+        b.removeAll().add(start).add(start + len);
+        byte[] h = json.writeValueAsString(root).getBytes(StandardCharsets.UTF_8);
+        byte[] padded = java.util.Arrays.copyOf(h, (int) headerLen);
+        java.util.Arrays.fill(padded, h.length, padded.length, (byte) ' ');
+        assertTrue(h.length <= headerLen, "the rewritten header fits");
+        System.arraycopy(padded, 0, all, 8, padded.length);
+        Files.write(f, all);
+        String msg = message(dir);
+        assertTrue(msg.contains(f.toString()) && msg.contains("overlap"), msg);
+    }
+
+    @Test
+    void promptLongerThanTheContext() throws IOException {
+        try (HookedTransformer m = HookedTransformer.load(copyOf("llama3-untied"))) {
+            int context = m.config().maxPositions();
+            int[] ids = new int[context + 1];
+            PersonaException e = assertThrows(PersonaException.class, () -> m.forward(ids));
+            assertTrue(e.getMessage().contains((context + 1) + " tokens is longer than the model's context of " + context), e.getMessage());
+            e = assertThrows(PersonaException.class, () -> new Generator(m).generate(java.util.List.of(ids), GenerationOptions.greedy(4)));
+            assertTrue(e.getMessage().contains("leaves no room"), e.getMessage());
+            // a prompt that fits generates up to the end of the context, not past it
+            int[] near = new int[context - 2];
+            java.util.Arrays.fill(near, 1);
+            var out = new Generator(m).generate(java.util.List.of(near), GenerationOptions.greedy(10).withStopIds(java.util.Set.of()));
+            assertTrue(out.get(0).length == 2, "generated " + out.get(0).length);
+        }
+    }
 }

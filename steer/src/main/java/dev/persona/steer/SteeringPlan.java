@@ -70,16 +70,46 @@ public final class SteeringPlan {
         }
     }
 
-    /** Registers every steer on {@code model}; closing the handle removes them all. */
+    /**
+     * Registers every steer on {@code model}; closing the handle removes them all. All-or-nothing: the
+     * interventions are built first (a zero direction to ablate is refused there), and if a
+     * registration fails the ones already registered are removed before the error leaves.
+     */
     public AutoCloseable apply(HookedTransformer model) {
-        List<AutoCloseable> handles = new ArrayList<>();
+        List<Intervention> built = new ArrayList<>();
         for (Steer s : steers) {
             float[] dir = s.vector().layer(s.kind(), s.layer());
-            Intervention iv = s.ablate() ? Interventions.ablate(dir) : Interventions.add(dir, s.coef());
-            handles.add(model.intervene(HookPoint.residPost(s.layer() - 1), iv, s.positions()));
+            if (s.ablate() && isZero(dir)) {
+                throw new PersonaException(s.vector().metadata().getOrDefault("trait", "the vector") + " has an all-zero " + s.kind() + " row " + s.layer()
+                        + ", which has no direction to ablate", "ablate at a layer the vector holds (a llama.cpp file cannot hold row 1; see `persona vector info`)");
+            }
+            built.add(s.ablate() ? Interventions.ablate(dir) : Interventions.add(dir, s.coef()));
         }
-        return () -> {
-            for (AutoCloseable h : handles) h.close();
-        };
+        List<AutoCloseable> handles = new ArrayList<>();
+        try {
+            for (int i = 0; i < steers.size(); i++) {
+                handles.add(model.intervene(HookPoint.residPost(steers.get(i).layer() - 1), built.get(i), steers.get(i).positions()));
+            }
+        } catch (RuntimeException e) {
+            closeAll(handles);
+            throw e;
+        }
+        return () -> closeAll(handles);
+    }
+
+    /** Closes every handle, in reverse order, even when one fails; never throws. */
+    static void closeAll(List<AutoCloseable> handles) {
+        for (int i = handles.size() - 1; i >= 0; i--) {
+            try {
+                handles.get(i).close();
+            } catch (Exception e) {
+                // a removal cannot fail in the runtime (it drops a list entry); keep removing the rest
+            }
+        }
+    }
+
+    private static boolean isZero(float[] v) {
+        for (float f : v) if (f != 0f) return false;
+        return true;
     }
 }

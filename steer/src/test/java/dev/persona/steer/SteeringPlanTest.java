@@ -107,4 +107,23 @@ class SteeringPlanTest {
             plan.check(m, "bbbb", true);
         }
     }
+
+    @Test
+    void aFailedApplyLeavesNoInterventionBehindAndZeroRowsAreRefusedByName() throws Exception {
+        try (HookedTransformer m = HookedTransformer.load(family("llama3-untied"))) {
+            FloatTensor before = m.forward(PROMPTS.get(0));
+            TraitVector v = randomVector(m.config().numLayers() + 1, m.config().dModel(), 3);
+            // the first steer registers, the second names a block the model does not have
+            SteeringPlan bad = new SteeringPlan().add(new SteeringPlan.Steer(v, "response_avg", 1, 50.0, false, PositionMask.ALL))
+                    .add(new SteeringPlan.Steer(v, "response_avg", m.config().numLayers() + 5, 1.0, false, PositionMask.ALL));
+            assertThrows(PersonaException.class, () -> bad.apply(m));
+            assertArrayEquals(before.data(), m.forward(PROMPTS.get(0)).data(), 0f, "the first steer was removed again");
+            float[][] rows = new float[m.config().numLayers() + 1][m.config().dModel()];
+            TraitVector zero = new TraitVector(Map.of("response_avg", rows), Map.of("trait", "empty"));
+            PersonaException e = assertThrows(PersonaException.class,
+                    () -> new SteeringPlan().add(new SteeringPlan.Steer(zero, "response_avg", 1, 1.0, true, PositionMask.ALL)).apply(m));
+            assertTrue(e.getMessage().contains("all-zero response_avg row 1"), e.getMessage());
+            assertArrayEquals(before.data(), m.forward(PROMPTS.get(0)).data(), 0f);
+        }
+    }
 }

@@ -81,6 +81,7 @@ public final class SafetensorsFile implements AutoCloseable {
                 }
                 tensors.put(e.getKey(), parseEntry(path, e.getKey(), e.getValue(), dataStart, size));
             }
+            checkNoOverlap(path, tensors);
             return new SafetensorsFile(path, ch, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
         } catch (IOException e) {
             closeQuietly(ch);
@@ -88,6 +89,19 @@ public final class SafetensorsFile implements AutoCloseable {
         } catch (RuntimeException e) {
             closeQuietly(ch);
             throw e;
+        }
+    }
+
+    /** Two tensors sharing bytes would load as each other's values: refused, naming both. */
+    private static void checkNoOverlap(Path path, Map<String, TensorInfo> tensors) {
+        java.util.List<TensorInfo> byStart = new java.util.ArrayList<>(tensors.values());
+        byStart.sort(java.util.Comparator.comparingLong(TensorInfo::begin));
+        for (int i = 1; i < byStart.size(); i++) {
+            TensorInfo a = byStart.get(i - 1), b = byStart.get(i);
+            if (b.begin() < a.end()) {
+                throw new PersonaException(path + ": tensors '" + a.name() + "' and '" + b.name() + "' overlap (bytes " + b.begin() + ".." + a.end() + ")",
+                        "the file is corrupt or hand-edited; copy it again or re-save it with safetensors");
+            }
         }
     }
 
@@ -151,15 +165,22 @@ public final class SafetensorsFile implements AutoCloseable {
         return metadata;
     }
 
-    /** Maps one tensor's bytes read-only; the buffer is little-endian. Tensors over 2 GiB are refused. */
+    /**
+     * Maps one tensor's bytes read-only; the buffer is little-endian. One mapping holds at most 2 GiB:
+     * {@link #readFloats} reads larger tensors (a 9B model's float32 embedding is 3.7 GB) in chunks.
+     */
     public MappedByteBuffer map(TensorInfo t) {
         long len = t.end() - t.begin();
         if (len > Integer.MAX_VALUE) {
-            throw new PersonaException(path + ": tensor '" + t.name() + "' is " + len + " bytes, over the 2 GiB a single mapping holds",
-                    "shard the checkpoint (save_pretrained with max_shard_size) so no tensor exceeds 2 GiB");
+            throw new PersonaException(path + ": tensor '" + t.name() + "' is " + len + " bytes, over the 2 GiB one mapping holds",
+                    "read it with readFloats, which maps it in chunks");
         }
+        return map(t, t.begin(), len);
+    }
+
+    private MappedByteBuffer map(TensorInfo t, long from, long len) {
         try {
-            MappedByteBuffer b = channel.map(FileChannel.MapMode.READ_ONLY, t.begin(), len);
+            MappedByteBuffer b = channel.map(FileChannel.MapMode.READ_ONLY, from, len);
             b.order(ByteOrder.LITTLE_ENDIAN);
             return b;
         } catch (IOException e) {
@@ -167,15 +188,27 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    /** Reads one tensor converted to float32, row-major. */
+    /** Bytes per mapping when a tensor is read in chunks (1 GiB; smaller in tests). */
+    static long chunkBytes = 1L << 30;
+
+    /**
+     * Reads one tensor converted to float32, row-major, mapping at most {@link #chunkBytes} at a time
+     * (each mapping released before the next), so tensors over 2 GiB load; the limit is a Java array's
+     * 2^31 - 9 elements.
+     */
     public float[] readFloats(TensorInfo t) {
         long n = t.numel();
         if (n > Integer.MAX_VALUE - 8) {
-            throw new PersonaException(path + ": tensor '" + t.name() + "' has " + n + " elements, too many for one array",
-                    "shard the checkpoint so no tensor exceeds 2^31 elements");
+            throw new PersonaException(path + ": tensor '" + t.name() + "' has " + n + " elements, more than one Java array holds (2^31 - 9)",
+                    "this tensor is too large for Persona's float32 loader; use a smaller model");
         }
         float[] out = new float[(int) n];
-        t.dtype().toFloat(map(t), out, 0, (int) n);
+        int size = t.dtype().bytes();
+        long perChunk = Math.max(1, chunkBytes / size);
+        for (long done = 0; done < n; done += perChunk) {
+            int count = (int) Math.min(perChunk, n - done);
+            t.dtype().toFloat(map(t, t.begin() + done * size, (long) count * size), out, (int) done, count);
+        }
         return out;
     }
 
