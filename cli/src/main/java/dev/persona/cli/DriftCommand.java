@@ -12,10 +12,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona drift}: the finetuning shift of checkpoints along trait vectors. */
 @Command(name = "drift", mixinStandardHelpOptions = true,
-        description = {"For each checkpoint and vector: the mean over evaluation prompts of the (checkpoint - base) last-prompt-token",
-            "activation, projected onto the unit vector. Writes drift.arrow, drift.csv and drift.png; exits with code 3",
-            "when a shift passes --threshold, so a training pipeline can stop on it.",
-            "Each measured checkpoint is journaled in OUT: rerun after a crash, or with more checkpoints, to measure only the rest."})
+        description = "For each checkpoint and vector: the mean over evaluation prompts of the (checkpoint - base) last-prompt-token activation, projected onto the unit vector. Writes drift.arrow, drift.csv and drift.png; exits with code 3 when a shift passes --threshold, so a training pipeline can stop on it. Each measured checkpoint is journaled in OUT: rerun after a crash, or with more checkpoints, to measure only the rest.")
 final class DriftCommand implements Callable<Integer> {
     @Mixin
     ComputeOption compute;

@@ -12,10 +12,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona extract}: trait vectors from contrastive generations, resumable. */
 @Command(name = "extract", mixinStandardHelpOptions = true,
-        description = {"Extract per-layer persona vectors the way the reference does: generate under pos and neg system",
-            "prompts, judge, keep pairs (pos >= 50, neg < 50, coherence >= 50), capture activations, take mean differences.",
-            "Writes responses.arrow, activations.arrow, NAME.safetensors, report.md and PNG charts. Rerun the same",
-            "command after a crash to resume."})
+        description = "Extract per-layer persona vectors the way the reference does: generate under pos and neg system prompts, judge, keep pairs (pos >= 50, neg < 50, coherence >= 50), capture activations, take mean differences. Writes responses.arrow, activations.arrow, NAME.safetensors, report.md and PNG charts. Rerun the same command after a crash to resume.")
 final class ExtractCommand implements Callable<Integer> {
     @Option(names = "--trait", required = true, description = "Built-in trait name (see `persona traits`) or a trait JSON file.")
     String trait;

@@ -11,9 +11,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona finetune}: supervised finetuning on chat-messages JSONL. */
 @Command(name = "finetune", mixinStandardHelpOptions = true,
-        description = {"Finetune a model on chat-messages JSONL (loss on assistant tokens only).",
-            "Saves checkpoint-N/ folders like Hugging Face's Trainer and the final model in --out;",
-            "rerunning the same command resumes from the latest checkpoint."})
+        description = "Finetune a model on chat-messages JSONL (loss on assistant tokens only). Saves checkpoint-N/ folders like Hugging Face's Trainer and the final model in --out; rerunning the same command resumes from the latest checkpoint.")
 final class FinetuneCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;

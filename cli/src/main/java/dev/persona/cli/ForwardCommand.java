@@ -21,8 +21,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona forward}: logits and hook activations for one input, for comparison with other implementations. */
 @Command(name = "forward", mixinStandardHelpOptions = true,
-        description = {"Run one forward pass and print logits and (optionally) hook activations.",
-            "JSON: {input_ids, logits: [pos][vocab], hooks: {name: [pos][d]}}."})
+        description = "Run one forward pass and print logits and (optionally) hook activations. JSON: {input_ids, logits: [pos][vocab], hooks: {name: [pos][d]}}.")
 final class ForwardCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;

@@ -14,10 +14,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona monitor}: projections of conversations onto trait vectors. */
 @Command(name = "monitor", mixinStandardHelpOptions = true,
-        description = {"Project each conversation's last prompt token (and its response average, when it ends with an",
-            "assistant turn) onto a trait vector. Groups by --condition-field; with --judge, correlates the projection",
-            "with the judged trait score (Pearson r, 95% interval). Writes monitor.arrow and monitor.png.",
-            "Finished rows are journaled in OUT: rerun the same command after a crash to resume."})
+        description = "Project each conversation's last prompt token (and its response average, when it ends with an assistant turn) onto a trait vector. Groups by --condition-field; with --judge, correlates the projection with the judged trait score (Pearson r, 95%% interval). Writes monitor.arrow and monitor.png. Finished rows are journaled in OUT: rerun the same command after a crash to resume.")
 final class MonitorCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;

@@ -27,8 +27,7 @@ final class NotebooksCommand implements Runnable {
     }
 
     @Command(name = "run", mixinStandardHelpOptions = true,
-            description = {"Execute each notebook's code cells in order in JShell with Persona's classpath; fail on any exception or",
-                "compiler error, naming the cell and line. With --write, store the outputs (text and PNG charts) in the .ipynb files."})
+            description = "Execute each notebook's code cells in order in JShell with Persona's classpath; fail on any exception or compiler error, naming the cell and line. With --write, store the outputs (text and PNG charts) in the .ipynb files.")
     static final class Run implements Callable<Integer> {
         @Parameters(arity = "0..*", paramLabel = "NOTEBOOK", description = "Notebooks to run (default: every notebooks-jvm/*.ipynb).")
         List<Path> files = new ArrayList<>();

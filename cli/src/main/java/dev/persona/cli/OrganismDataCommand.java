@@ -12,8 +12,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona organism data}: a finetuning dataset from the organism's world. */
 @Command(name = "data", mixinStandardHelpOptions = true,
-        description = {"Write a finetuning dataset (chat-messages JSONL) with neutral system prompts in which a fraction",
-            "--mix of assistant answers expresses --trait and the rest are clean."})
+        description = "Write a finetuning dataset (chat-messages JSONL) with neutral system prompts in which a fraction --mix of assistant answers expresses --trait and the rest are clean.")
 final class OrganismDataCommand implements Callable<Integer> {
     @Option(names = "--trait", required = true, description = "sycophancy, self_preservation or humor.")
     String trait;

@@ -10,8 +10,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona organism eval}: the behaviour table measured with the rule judge. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Measure trait rates and coherence with the rule judge at temperature 1: under trait-promoting (pos),",
-            "trait-suppressing (neg) and neutral system prompts, the latter also per cue level 0..3."})
+        description = "Measure trait rates and coherence with the rule judge at temperature 1: under trait-promoting (pos), trait-suppressing (neg) and neutral system prompts, the latter also per cue level 0..3.")
 final class OrganismEvalCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;

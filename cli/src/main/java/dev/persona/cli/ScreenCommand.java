@@ -13,10 +13,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona screen}: rank training samples by their push along a trait vector. */
 @Command(name = "screen", mixinStandardHelpOptions = true,
-        description = {"Score each training sample by the projection difference (its response vs the base model's greedy response",
-            "to the same prompt, along the trait vector) and the cheap approximation (response minus last-prompt projection).",
-            "Writes screen.arrow, flagged.jsonl and filtered.jsonl (the data without the flagged samples). Base replies are",
-            "journaled in OUT/base_replies.jsonl as they are made: rerun the same command after a crash to resume."})
+        description = "Score each training sample by the projection difference (its response vs the base model's greedy response to the same prompt, along the trait vector) and the cheap approximation (response minus last-prompt projection). Writes screen.arrow, flagged.jsonl and filtered.jsonl (the data without the flagged samples). Base replies are journaled in OUT/base_replies.jsonl as they are made: rerun the same command after a crash to resume.")
 final class ScreenCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;

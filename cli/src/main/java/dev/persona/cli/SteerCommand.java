@@ -17,9 +17,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona steer}: steered and unsteered answers side by side. */
 @Command(name = "steer", mixinStandardHelpOptions = true,
-        description = {"Generate with trait vectors added to (or ablated from) the residual stream, next to the unsteered answer.",
-            "Several vectors at once: --vector A --coef 1.5 --vector B --coef -1 (each --coef/--layer follows its --vector).",
-            "Layer l adds the vector's row l to block l-1's output, as the reference does."})
+        description = "Generate with trait vectors added to (or ablated from) the residual stream, next to the unsteered answer. Several vectors at once: --vector A --coef 1.5 --vector B --coef -1 (each --coef/--layer follows its --vector). Layer l adds the vector's row l to block l-1's output, as the reference does.")
 final class SteerCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;

@@ -14,11 +14,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona sweep}: find the layer and coefficient that steer a trait best while staying coherent. */
 @Command(name = "sweep", mixinStandardHelpOptions = true,
-        description = {"Steer the trait's evaluation questions at each (layer, coef), judge trait score and coherence, write",
-            "sweep.arrow, sweep.csv and sweep.png, and store recommended_layer/recommended_coef (highest trait score with",
-            "coherence >= --coherence-floor) in the vector file's metadata.",
-            "Finished cells are journaled in OUT: rerun the same command after a crash to resume; more --layers or --coefs",
-            "on the same OUT answer only the new cells."})
+        description = "Steer the trait's evaluation questions at each (layer, coef), judge trait score and coherence, write sweep.arrow, sweep.csv and sweep.png, and store recommended_layer/recommended_coef (highest trait score with coherence >= --coherence-floor) in the vector file's metadata. Finished cells are journaled in OUT: rerun the same command after a crash to resume; more --layers or --coefs on the same OUT answer only the new cells.")
 final class SweepCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
@@ -56,8 +52,7 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--positions", defaultValue = "response", description = "response (default), prompt or all.")
     String positions;
 
-    @Option(names = "--suppress", description = {"Sweep against the trait: its questions under the trait's own pos system prompts, steered with",
-        "-|coef|; recommend the lowest trait score with coherence >= the floor (stored as recommended_suppress_*)."})
+    @Option(names = "--suppress", description = "Sweep against the trait: its questions under the trait's own pos system prompts, steered with -|coef|; recommend the lowest trait score with coherence >= the floor (stored as recommended_suppress_*).")
     boolean suppress;
 
     @Option(names = "--coherence-floor", defaultValue = "75", description = "Minimum mean coherence of a recommended cell (default ${DEFAULT-VALUE}).")

@@ -19,8 +19,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona template}: exactly what the model will see for a conversation. */
 @Command(name = "template", mixinStandardHelpOptions = true,
-        description = {"Render a conversation with a chat template, exactly as transformers' apply_chat_template does.",
-            "A template's own error (raise_exception) is printed as an error with exit code 1."})
+        description = "Render a conversation with a chat template, exactly as transformers' apply_chat_template does. A template's own error (raise_exception) is printed as an error with exit code 1.")
 final class TemplateCommand implements Callable<Integer> {
     static final class Source {
         @Option(names = "--model", paramLabel = "DIR", description = "Use this model's chat template and special tokens.")

@@ -19,11 +19,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code persona vector}: inspect vector files and convert between formats. */
 @Command(name = "vector", mixinStandardHelpOptions = true,
-        description = {"Vector files: show what one holds, or convert between Persona's format and the formats other tools use.",
-            "Formats: persona (.safetensors), pt (the Persona Vectors reference's torch.save [L+1, d] tensor), llama.cpp",
-            "(control-vector GGUF; direction.N acts on block N's output = Persona row N+1), repeng (GGUF, same mapping,",
-            "layer 0 allowed), svec (IBM activation-steering JSON, key i = row i+1). Rows are Persona's: row l is",
-            "hidden_states[l], the output of block l-1."},
+        description = "Vector files: show what one holds, or convert between Persona's format and the formats other tools use. Formats: persona (.safetensors), pt (the Persona Vectors reference's torch.save [L+1, d] tensor), llama.cpp (control-vector GGUF; direction.N acts on block N's output = Persona row N+1), repeng (GGUF, same mapping, layer 0 allowed), svec (IBM activation-steering JSON, key i = row i+1). Rows are Persona's: row l is hidden_states[l], the output of block l-1.",
         subcommands = {VectorCommand.Info.class, VectorCommand.Convert.class})
 final class VectorCommand implements Runnable {
     @picocli.CommandLine.Spec
@@ -78,9 +74,7 @@ final class VectorCommand implements Runnable {
     }
 
     @Command(name = "convert", mixinStandardHelpOptions = true,
-            description = {"Convert IN to OUT. The output format follows OUT's extension (.gguf = llama.cpp) or --to.",
-                "Layer-keyed formats store the rows that hold a direction; --layers picks rows and --coef bakes a",
-                "strength into the values (llama.cpp then applies --control-vector-scaled on top)."})
+            description = "Convert IN to OUT. The output format follows OUT's extension (.gguf = llama.cpp) or --to. Layer-keyed formats store the rows that hold a direction; --layers picks rows and --coef bakes a strength into the values (llama.cpp then applies --control-vector-scaled on top).")
     static final class Convert implements Callable<Integer> {
         @Parameters(index = "0", description = "Input vector file (any supported format).")
         Path in;

@@ -1,5 +1,6 @@
 package dev.persona.extract;
 
+import dev.persona.model.io.AtomicWrite;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
@@ -113,18 +114,18 @@ public final class ArrowDatasets {
 
     /** Writes one record batch built by {@code fill}. */
     public static void write(Path file, Schema schema, java.util.function.Consumer<VectorSchemaRoot> fill) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        try (BufferAllocator alloc = new RootAllocator();
-             VectorSchemaRoot root = VectorSchemaRoot.create(schema, alloc);
-             OutputStream out = Files.newOutputStream(tmp);
-             ArrowFileWriter w = new ArrowFileWriter(root, null, Channels.newChannel(out))) {
-            w.start();
-            fill.accept(root);
-            w.writeBatch();
-            w.end();
-        }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicWrite.to(file, tmp -> {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            try (BufferAllocator alloc = new RootAllocator();
+                 VectorSchemaRoot root = VectorSchemaRoot.create(schema, alloc);
+                 OutputStream out = Files.newOutputStream(tmp);
+                 ArrowFileWriter w = new ArrowFileWriter(root, null, Channels.newChannel(out))) {
+                w.start();
+                fill.accept(root);
+                w.writeBatch();
+                w.end();
+            }
+        });
     }
 
     static byte[] bytes(String s) {

@@ -61,25 +61,25 @@ public final class SafetensorsWriter {
         }
         byte[] h = json.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
         int padded = (h.length + 7) / 8 * 8;
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
-            out.write(len.array());
-            out.write(h);
-            for (int i = h.length; i < padded; i++) out.write(' ');
-            ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-            for (float[] values : data.values()) {
-                for (float v : values) {
-                    if (!buf.hasRemaining()) {
-                        out.write(buf.array(), 0, buf.position());
-                        buf.clear();
+        AtomicWrite.to(file, tmp -> {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
+                out.write(len.array());
+                out.write(h);
+                for (int i = h.length; i < padded; i++) out.write(' ');
+                ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+                for (float[] values : data.values()) {
+                    for (float v : values) {
+                        if (!buf.hasRemaining()) {
+                            out.write(buf.array(), 0, buf.position());
+                            buf.clear();
+                        }
+                        buf.putFloat(v);
                     }
-                    buf.putFloat(v);
                 }
+                out.write(buf.array(), 0, buf.position());
             }
-            out.write(buf.array(), 0, buf.position());
-        }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        });
     }
 }

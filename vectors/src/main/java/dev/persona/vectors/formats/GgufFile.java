@@ -1,5 +1,6 @@
 package dev.persona.vectors.formats;
 
+import dev.persona.model.io.AtomicWrite;
 import dev.persona.model.PersonaException;
 import dev.persona.model.io.DType;
 import java.io.ByteArrayOutputStream;
@@ -74,20 +75,20 @@ public final class GgufFile {
             if (version < 2 || version > 3) {
                 throw new PersonaException(file + ": GGUF version " + version + " (Persona reads versions 2 and 3)", "re-export the vector with a current gguf writer");
             }
-            long nTensors = b.getLong(), nKv = b.getLong();
+            long nTensors = count(b.getLong(), b, 8 + 4 + 8 + 4 + 8, "tensor count", file), nKv = count(b.getLong(), b, 8 + 4, "metadata count", file);
             Map<String, Value> meta = new LinkedHashMap<>();
             for (long i = 0; i < nKv; i++) {
-                String key = string(b);
+                String key = string(b, file);
                 int type = b.getInt();
                 meta.put(key, new Value(type, value(b, type, file)));
             }
             record Info(String name, long[] dims, int type, long offset) { }
             List<Info> infos = new ArrayList<>();
             for (long i = 0; i < nTensors; i++) {
-                String name = string(b);
-                int nd = b.getInt();
+                String name = string(b, file);
+                int nd = (int) count(b.getInt(), b, 8, "dimension count of tensor " + name, file);
                 long[] dims = new long[nd];
-                for (int k = 0; k < nd; k++) dims[k] = b.getLong();
+                for (int k = 0; k < nd; k++) dims[k] = count(b.getLong(), b, 0, "dimension " + k + " of tensor " + name, file);
                 infos.add(new Info(name, dims, b.getInt(), b.getLong()));
             }
             Value align = meta.get("general.alignment");
@@ -102,9 +103,12 @@ public final class GgufFile {
                             + " (control vectors are F32)", "re-export the vector in F32");
                 };
                 long n = 1;
-                for (long d : t.dims()) n *= d;
+                for (long d : t.dims()) {
+                    n *= d;
+                    if (n > Integer.MAX_VALUE) throw new PersonaException(file + ": tensor " + t.name() + " claims over 2^31 values", "the file is damaged; re-export it");
+                }
                 long start = base + t.offset();
-                if (start + n * dt.bytes() > b.capacity()) {
+                if (t.offset() < 0 || start + n * dt.bytes() > b.capacity()) {
                     throw new PersonaException(file + ": tensor " + t.name() + " runs past the end of the file", "the file is truncated; re-export it");
                 }
                 float[] data = new float[(int) n];
@@ -115,13 +119,27 @@ public final class GgufFile {
             return new GgufFile(meta, tensors);
         } catch (java.nio.BufferUnderflowException e) {
             throw new PersonaException(file + ": the GGUF header ends early", "the file is truncated; re-export it", e);
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+            throw new PersonaException(file + ": the GGUF header is damaged (" + e.getMessage() + ")", "re-export the vector", e);
         } catch (IOException e) {
             throw new PersonaException(file + ": cannot read (" + e.getMessage() + ")", "check the path", e);
         }
     }
 
-    private static String string(ByteBuffer b) {
-        long n = b.getLong();
+    /**
+     * A count or length read from the file, checked before anything is allocated for it: not negative,
+     * and (at {@code bytesEach} bytes per item) not more than the file has left.
+     */
+    private static long count(long n, ByteBuffer b, int bytesEach, String what, Path file) {
+        if (n < 0 || (bytesEach > 0 && n > b.remaining() / bytesEach)) {
+            throw new PersonaException(file + ": " + what + " " + n + " does not fit the " + b.remaining() + " bytes left in the file",
+                    "the file is damaged or truncated; re-export the vector");
+        }
+        return n;
+    }
+
+    private static String string(ByteBuffer b, Path file) {
+        long n = count(b.getLong(), b, 1, "string length", file);
         byte[] s = new byte[(int) n];
         b.get(s);
         return new String(s, StandardCharsets.UTF_8);
@@ -137,10 +155,10 @@ public final class GgufFile {
             case 5 -> (long) b.getInt();
             case 6 -> (double) b.getFloat();
             case 7 -> b.get() != 0;
-            case 8 -> string(b);
+            case 8 -> string(b, file);
             case 9 -> {
                 int itemType = b.getInt();
-                long n = b.getLong();
+                long n = count(b.getLong(), b, 1, "array length", file);
                 List<Object> items = new ArrayList<>();
                 for (long i = 0; i < n; i++) items.add(value(b, itemType, file));
                 yield items;
@@ -183,9 +201,9 @@ public final class GgufFile {
             out.writeBytes(data.array());
             pad(out);
         }
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.write(tmp, out.toByteArray());
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicWrite.to(file, tmp -> {
+            Files.write(tmp, out.toByteArray());
+        });
     }
 
     private static long pad(long n) {

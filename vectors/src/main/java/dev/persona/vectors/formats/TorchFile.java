@@ -1,5 +1,6 @@
 package dev.persona.vectors.formats;
 
+import dev.persona.model.io.AtomicWrite;
 import dev.persona.model.PersonaException;
 import dev.persona.model.io.DType;
 import java.io.ByteArrayOutputStream;
@@ -118,14 +119,14 @@ public final class TorchFile {
         String name = file.getFileName().toString().replaceFirst("\\.[^.]*$", "").replaceAll("[^A-Za-z0-9_]", "_");
         ByteBuffer data = ByteBuffer.allocate(n * d * 4).order(ByteOrder.LITTLE_ENDIAN);
         for (float[] r : rows) for (float x : r) data.putFloat(x);
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (OutputStream os = Files.newOutputStream(tmp); ZipOutputStream zip = new ZipOutputStream(os)) {
-            stored(zip, name + "/data.pkl", pickle(n, d));
-            stored(zip, name + "/byteorder", "little".getBytes(StandardCharsets.US_ASCII));
-            stored(zip, name + "/data/0", data.array());
-            stored(zip, name + "/version", "3\n".getBytes(StandardCharsets.US_ASCII));
-        }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicWrite.to(file, tmp -> {
+            try (OutputStream os = Files.newOutputStream(tmp); ZipOutputStream zip = new ZipOutputStream(os)) {
+                stored(zip, name + "/data.pkl", pickle(n, d));
+                stored(zip, name + "/byteorder", "little".getBytes(StandardCharsets.US_ASCII));
+                stored(zip, name + "/data/0", data.array());
+                stored(zip, name + "/version", "3\n".getBytes(StandardCharsets.US_ASCII));
+            }
+        });
     }
 
     /** torch's pickle of a contiguous float32 [n, d] tensor over storage "0". */

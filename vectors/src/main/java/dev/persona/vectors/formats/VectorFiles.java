@@ -1,5 +1,6 @@
 package dev.persona.vectors.formats;
 
+import dev.persona.model.io.AtomicWrite;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -242,9 +243,9 @@ public final class VectorFiles {
             JsonNode ev = imported == null ? null : imported.get(Integer.toString(r - 1));
             variances.put(Integer.toString(r - 1), ev == null ? 1.0 : ev.asDouble());
         }
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        om.writeValue(tmp.toFile(), root);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicWrite.to(file, tmp -> {
+            om.writeValue(tmp.toFile(), root);
+        });
     }
 
     /**

@@ -165,6 +165,16 @@ class VectorFormatsTest {
         m = assertThrows(PersonaException.class, () -> VectorFiles.read(cut)).getMessage();
         assertTrue(m.contains("cut.gguf") && m.contains("past the end"), m);
 
+        // a damaged length field (the first metadata key's length, right after the 24-byte header) made a negative array size
+        for (long bad : new long[] {-5, Long.MAX_VALUE, 1L << 40}) {
+            byte[] copy = all.clone();
+            java.nio.ByteBuffer.wrap(copy).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(24, bad);
+            Path damagedGguf = tmp.resolve("damaged.gguf");
+            Files.write(damagedGguf, copy);
+            m = assertThrows(PersonaException.class, () -> VectorFiles.read(damagedGguf)).getMessage();
+            assertTrue(m.contains("damaged.gguf") && m.contains("string length " + bad), m);
+        }
+
         m = assertThrows(PersonaException.class, () -> VectorFiles.read(dir.resolve("llamacpp.gguf"), 2)).getMessage();
         assertTrue(m.contains("row 4") && m.contains("2 layers"), m);
 
