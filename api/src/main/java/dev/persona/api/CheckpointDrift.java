@@ -87,9 +87,8 @@ public final class CheckpointDrift {
         }
         TraitSpec evalSpec = o.evalTrait() == null ? null : TraitLibrary.load(o.evalTrait(), "eval");
         Path out = o.out();
-        return Io.at(out, () -> {
-            Files.createDirectories(out);
-            try (Judge j = evalSpec == null ? null : Judges.open(o.judge(), o.compute().precision())) {
+        return Io.locked(out, "persona drift", () -> {
+            try (Judge j = evalSpec == null ? null : Judges.open(o.judge(), o.compute().precision(), p)) {
                 return measure(o, ckpts, vs, labels, probes, promptSets, evalSpec, j, p);
             }
         });

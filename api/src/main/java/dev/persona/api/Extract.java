@@ -35,9 +35,8 @@ public final class Extract {
         TraitSpec spec = TraitLibrary.load(trait, "extract");
         Path outDir = o.out() != null ? o.out() : Path.of("runs", "extract-" + spec.name());
         Progress p = Progress.orNone(progress);
-        return Io.at(outDir, () -> {
-            Files.createDirectories(outDir);
-            try (Judge j = Judges.open(o.judge(), m.compute().precision())) {
+        return Io.locked(outDir, "persona extract", () -> {
+            try (Judge j = Judges.open(o.judge(), m.compute().precision(), p)) {
                 return run(m, spec, j, outDir, o, p);
             }
         });
@@ -48,14 +47,16 @@ public final class Extract {
         Extraction.Options eo = new Extraction.Options(o.samples(), o.maxTokens(), o.seed(), o.batchSize(), o.posThreshold(),
                 o.negThreshold(), o.coherenceThreshold());
         String runId = Journal.idOf(spec.sha256() + "|" + fingerprint + "|" + eo + m.compute().runSuffix());
-        long t0 = System.nanoTime();
-        Extraction.Result r = Extraction.run(m.chatModel(), spec, j, outDir, eo, runId, p::update);
+        RunClock clock = RunClock.start(outDir, runId);
+        Extraction.Result r = Extraction.run(m.chatModel(), spec, j, outDir, eo, runId, (stage, done, total) -> {
+            p.update(stage, done, total);
+            clock.tick();
+        });
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", TraitVector.FORMAT);
         meta.put("trait", spec.name());
         meta.put("model", m.dir().toAbsolutePath().normalize().toString());
         meta.put("model_fingerprint", fingerprint);
-        meta.put("created", OffsetDateTime.now().toString());
         meta.put("persona_version", Version.PERSONA);
         meta.put("trait_spec_sha256", spec.sha256());
         meta.put("judge", j.name());
@@ -75,8 +76,8 @@ public final class Extract {
         ArrowDatasets.writeResponses(outDir.resolve("responses.arrow"), r, eo.batchSize());
         ArrowDatasets.writeActivations(outDir.resolve("activations.arrow"), r);
         writeCharts(outDir, r, layers, probes);
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        writeReport(outDir, spec, r, layers, probes, best, vectorFile, o.method(), seconds);
+        double seconds = clock.finish();
+        writeReport(outDir, spec, r, layers, probes, best, vectorFile, o.method(), seconds, clock.legs());
         List<ExtractResult.Layer> rows = new ArrayList<>();
         for (MeanDifference.LayerReport l : layers) {
             rows.add(new ExtractResult.Layer(l.layer(), l.heldOutAuroc(), l.separation(), l.norm(), probes.get(l.layer())[0], probes.get(l.layer())[1]));
@@ -116,10 +117,11 @@ public final class Extract {
     }
 
     private static void writeReport(Path dir, TraitSpec spec, Extraction.Result r, List<MeanDifference.LayerReport> layers,
-                                    List<double[]> probes, int best, Path vectorFile, String method, double seconds) throws IOException {
+                                    List<double[]> probes, int best, Path vectorFile, String method, double seconds, int legs) throws IOException {
         StringBuilder sb = new StringBuilder();
         sb.append("# Extraction report: ").append(spec.name()).append("\n\n");
-        sb.append(String.format("Samples: %d responses (%d pairs); run time %.0f s.%n%n", r.samples().size(), r.filter().pairs(), seconds));
+        sb.append(String.format("Samples: %d responses (%d pairs); run time %.0f s over %d leg%s (a leg per start of the same command); report written %s.%n%n",
+                r.samples().size(), r.filter().pairs(), seconds, legs, legs == 1 ? "" : "s", OffsetDateTime.now().withNano(0)));
         sb.append("## Filter\n\n| step | pairs |\n|---|---|\n");
         sb.append("| all pairs | ").append(r.filter().pairs()).append(" |\n");
         sb.append("| dropped: pos trait score < 50 | ").append(r.filter().droppedPos()).append(" |\n");

@@ -29,7 +29,7 @@ public final class Finetuning {
             plan = new SteeringPlan().add(new SteeringPlan.Steer(v.vector(), o.kind(), l, o.coef(), o.ablate() != null, PositionMask.ALL));
         }
         SteeringPlan trainingPlan = plan;
-        List<Double> losses = Io.at(o.out(), () -> Finetune.run(model, o.data(), o.out(),
+        List<Double> losses = Io.locked(o.out(), "persona finetune", () -> Finetune.run(model, o.data(), o.out(),
                 new Finetune.Options(o.epochs(), o.lr(), o.batch(), o.saveEvery(), o.seed()),
                 s -> p.update("finetune", s.step(), s.total(), String.format("epoch %d loss %.4f", s.epoch() + 1, s.loss())),
                 trainingPlan == null ? null : m -> {

@@ -26,6 +26,13 @@ public final class Judges {
                 "use --judge rule (the organism's exact judge), --judge openai:http://HOST:PORT/v1[#MODEL] (key from OPENAI_API_KEY) or --judge local:DIR");
     }
 
+    /** {@link #open(String, Precision)}, telling {@code progress} when a remote judge waits to retry. */
+    public static Judge open(String spec, Precision precision, Progress progress) {
+        Judge j = open(spec, precision);
+        if (j instanceof OpenAiJudge o && progress != null) o.onWait(progress::note);
+        return j;
+    }
+
     /** {@link #open(String, Precision)} in float32. */
     public static Judge open(String spec) {
         return open(spec, Precision.F32);

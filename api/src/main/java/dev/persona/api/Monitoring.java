@@ -41,10 +41,9 @@ public final class Monitoring {
         float[] direction = vector.vector().layer(o.kind(), l);
         List<Monitor.Item> items = conversations.stream().map(c -> new Monitor.Item(c.messages(), c.condition())).toList();
         Path out = o.out();
-        return Io.at(out, () -> {
-            Files.createDirectories(out);
+        return Io.locked(out, "persona monitor", () -> {
             List<Monitor.Row> rows;
-            try (Judge j = o.judge() == null ? null : Judges.open(o.judge(), m.compute().precision())) {
+            try (Judge j = o.judge() == null ? null : Judges.open(o.judge(), m.compute().precision(), p)) {
                 String rubric = null;
                 if (j != null) {
                     try {

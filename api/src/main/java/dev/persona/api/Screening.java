@@ -46,8 +46,7 @@ public final class Screening {
         }
         int l = o.layer() != null ? o.layer() : vector.defaultLayer();
         Path out = o.out();
-        return Io.at(out, () -> {
-            Files.createDirectories(out);
+        return Io.locked(out, "persona screen", () -> {
             // the journal belongs to one (model, data, length) triple: a rerun with other inputs is refused, not mixed in
             String runId = "screen|" + m.fingerprint() + "|" + sha256(data) + "|" + o.maxTokens() + m.compute().runSuffix();
             List<Screen.Score> scores = Screen.run(m.chatModel(), convs, vector.vector().layer(l), l, o.baseReplies(), o.maxTokens(),

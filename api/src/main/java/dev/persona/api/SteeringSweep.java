@@ -49,10 +49,9 @@ public final class SteeringSweep {
         }
         Sweep.Grid grid = new Sweep.Grid(o.kind(), ls, o.coefs(), o.samples(), o.maxTokens(), o.seed(), positions, o.coherenceFloor());
         Path out = o.out();
-        return Io.at(out, () -> {
-            Files.createDirectories(out);
+        return Io.locked(out, "persona sweep", () -> {
             Sweep.Result r;
-            try (Judge j = Judges.open(o.judge(), m.compute().precision())) {
+            try (Judge j = Judges.open(o.judge(), m.compute().precision(), p)) {
                 // finished cells are journaled; the journal is tied to everything but the grid, so a rerun
                 // after a crash, or with more layers or coefficients, answers only the cells it lacks
                 // (its name carries that identity: other arguments start a journal of their own beside it)

@@ -115,7 +115,13 @@ public final class Journal {
         StringBuilder sb = new StringBuilder();
         for (ObjectNode n : nodes) sb.append(json.writeValueAsString(n)).append('\n');
         try (var ch = java.nio.channels.FileChannel.open(file, StandardOpenOption.APPEND, StandardOpenOption.WRITE)) {
-            ch.write(java.nio.ByteBuffer.wrap(sb.toString().getBytes(StandardCharsets.UTF_8)));
+            java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(sb.toString().getBytes(StandardCharsets.UTF_8));
+            // a channel may write less than asked (a full disk, a signal): loop, and refuse a write that makes no progress
+            while (bytes.hasRemaining()) {
+                if (ch.write(bytes) <= 0) {
+                    throw new IOException("short write to " + file + ": " + bytes.remaining() + " of " + bytes.capacity() + " bytes not written");
+                }
+            }
             ch.force(true);
         }
         for (ObjectNode n : nodes) records.put(n.get("key").asText(), n);

@@ -33,8 +33,15 @@ public final class OpenAiJudge implements Judge {
      * @param maxAttempts attempts per request (first try included)
      * @param backoff    first retry delay; doubled each retry
      * @param timeout    per-request timeout
+     * @param maxRetryAfter the longest a 429's Retry-After is honoured; a longer one waits this long, and every
+     *                   wait counts as a failed attempt
      */
-    public record Config(String baseUrl, String model, String apiKey, int maxAttempts, Duration backoff, Duration timeout) {
+    public record Config(String baseUrl, String model, String apiKey, int maxAttempts, Duration backoff, Duration timeout, Duration maxRetryAfter) {
+        /** A configuration with Retry-After capped at 60 s. */
+        public Config(String baseUrl, String model, String apiKey, int maxAttempts, Duration backoff, Duration timeout) {
+            this(baseUrl, model, apiKey, maxAttempts, backoff, timeout, Duration.ofSeconds(60));
+        }
+
         /** From "URL[#MODEL]"; the key comes from the environment variable {@code keyVariable} (may be unset). */
         public static Config parse(String spec, String keyVariable) {
             String url = spec;
@@ -45,24 +52,45 @@ public final class OpenAiJudge implements Judge {
                 model = spec.substring(hash + 1);
             }
             if (!url.startsWith("http://") && !url.startsWith("https://")) {
-                throw new PersonaException("judge URL '" + url + "' is not an http(s) URL", "use --judge openai:http://HOST:PORT/v1[#MODEL]");
+                throw new PersonaException("judge URL '" + url.replaceAll(USER_INFO, "$1***@") + "' is not an http(s) URL", "use --judge openai:http://HOST:PORT/v1[#MODEL]");
             }
             return new Config(url.replaceAll("/+$", ""), model, System.getenv(keyVariable), 5, Duration.ofMillis(500), Duration.ofSeconds(60));
         }
     }
 
+    /** The user-info part of a URL ({@code scheme://user:secret@}), which may carry a key. */
+    private static final String USER_INFO = "([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\\s]+@";
+
     private final Config config;
     private final HttpClient http;
     private final ObjectMapper json = new ObjectMapper();
+    private java.util.function.Consumer<String> onWait = m -> { };
 
     public OpenAiJudge(Config config) {
         this.config = config;
         this.http = HttpClient.newBuilder().connectTimeout(config.timeout()).build();
     }
 
+    /** Where the judge says that it waits (a 429, a failed attempt), e.g. the progress line. */
+    public OpenAiJudge onWait(java.util.function.Consumer<String> listener) {
+        this.onWait = listener == null ? m -> { } : listener;
+        return this;
+    }
+
     @Override
     public String name() {
-        return "openai:" + config.baseUrl() + "#" + config.model();
+        // the name goes into run journals and vector metadata: never with credentials
+        return "openai:" + redact(config.baseUrl()) + "#" + config.model();
+    }
+
+    /**
+     * {@code text} without secrets: the API key wherever it appears (an echoed request, a header in an
+     * error body) and the user-info of a URL ({@code http://user:KEY@host}).
+     */
+    String redact(String text) {
+        String t = text.replaceAll(USER_INFO, "$1***@");
+        if (config.apiKey() != null && config.apiKey().length() >= 4) t = t.replace(config.apiKey(), "***");
+        return t;
     }
 
     @Override
@@ -85,7 +113,7 @@ public final class OpenAiJudge implements Judge {
         JsonNode reply = post(body);
         JsonNode top = reply.path("choices").path(0).path("logprobs").path("content").path(0).path("top_logprobs");
         if (!top.isArray()) {
-            throw new PersonaException(config.baseUrl() + " answered without logprobs: " + abbreviate(reply.toString()),
+            throw new PersonaException("judge " + redact(config.baseUrl()) + " answered without logprobs: " + redact(abbreviate(reply.toString())),
                     "use a server that supports logprobs and top_logprobs (OpenAI, vLLM, llama.cpp server)");
         }
         return fromTopLogprobs(top);
@@ -122,6 +150,7 @@ public final class OpenAiJudge implements Judge {
 
     private JsonNode post(ObjectNode body) {
         String url = config.baseUrl() + "/chat/completions";
+        String shown = redact(url);
         HttpRequest.Builder rb = HttpRequest.newBuilder(URI.create(url)).timeout(config.timeout())
                 .header("Content-Type", "application/json");
         if (config.apiKey() != null && !config.apiKey().isBlank()) rb.header("Authorization", "Bearer " + config.apiKey());
@@ -138,10 +167,18 @@ public final class OpenAiJudge implements Judge {
             try {
                 HttpResponse<String> resp = http.send(req, HttpResponse.BodyHandlers.ofString());
                 int code = resp.statusCode();
-                if (code == 200) return json.readTree(resp.body());
-                last = "HTTP " + code + ": " + abbreviate(resp.body());
+                if (code == 200) {
+                    try {
+                        return json.readTree(resp.body());
+                    } catch (IOException e) {
+                        // the server answered; what it said is not a chat completion: retrying will not help
+                        throw new PersonaException("judge " + shown + " answered HTTP 200 with a body that is not JSON: " + redact(abbreviate(resp.body())),
+                                "point --judge at an OpenAI-compatible chat-completions endpoint (the URL ends in /v1)");
+                    }
+                }
+                last = "HTTP " + code + ": " + redact(abbreviate(resp.body()));
                 if (code != 429 && code < 500) {
-                    throw new PersonaException("judge " + url + " refused the request (" + last + ")",
+                    throw new PersonaException("judge " + shown + " refused the request (" + last + ")",
                             code == 401 || code == 403 ? "set the API key variable (default OPENAI_API_KEY)" : "check the URL and model name");
                 }
                 if (code == 429) {
@@ -151,25 +188,26 @@ public final class OpenAiJudge implements Judge {
                         } catch (NumberFormatException e) {
                             return -1L;
                         }
-                    }).filter(v -> v >= 0).orElse(delay);
+                    }).filter(v -> v >= 0).map(v -> Math.min(v, config.maxRetryAfter().toMillis())).orElse(delay);
                 }
             } catch (IOException e) {
-                last = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+                last = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + redact(e.getMessage()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new PersonaException("interrupted while waiting for the judge " + url, "rerun the command; finished work is kept");
+                throw new PersonaException("interrupted while waiting for the judge " + shown, "rerun the command; finished work is kept");
             }
             if (attempt < config.maxAttempts()) {
+                onWait.accept(String.format("judge: %s; waiting %.1f s (attempt %d of %d)", last, wait / 1000.0, attempt + 1, config.maxAttempts()));
                 try {
                     Thread.sleep(wait);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    throw new PersonaException("interrupted while waiting for the judge " + url, "rerun the command; finished work is kept");
+                    throw new PersonaException("interrupted while waiting for the judge " + shown, "rerun the command; finished work is kept");
                 }
                 delay *= 2;
             }
         }
-        throw new PersonaException("judge " + url + " could not be reached after " + config.maxAttempts() + " attempts (last: " + last + ")",
+        throw new PersonaException("judge " + shown + " could not be reached after " + config.maxAttempts() + " attempts (last: " + last + ")",
                 "start the server or fix --judge; rerun the same command to resume, finished work is kept");
     }
 

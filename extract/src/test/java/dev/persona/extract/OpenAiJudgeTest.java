@@ -42,8 +42,10 @@ class OpenAiJudgeTest {
         server.createContext("/v1/chat/completions", ex -> {
             requests.add(new ObjectMapper().readTree(ex.getRequestBody()));
             int[] step = script.isEmpty() ? new int[] {200, 0} : script.poll();
-            byte[] body = (step[0] == 200 ? (step[1] == 0 ? SCORES : WORDS) : "{\"error\":\"busy\"}").getBytes(StandardCharsets.UTF_8);
-            if (step[0] == 429) ex.getResponseHeaders().add("Retry-After", "0");
+            String text = step[0] == 200 ? (step[1] == 0 ? SCORES : step[1] == 2 ? "<html>gateway login</html>" : WORDS)
+                    : step[1] == 3 ? "{\"error\":\"bad key " + ex.getRequestHeaders().getFirst("Authorization") + "\"}" : "{\"error\":\"busy\"}";
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
+            if (step[0] == 429) ex.getResponseHeaders().add("Retry-After", step[1] == 9 ? "3600" : "0");
             ex.sendResponseHeaders(step[0], body.length);
             try (OutputStream o = ex.getResponseBody()) {
                 o.write(body);
@@ -97,5 +99,41 @@ class OpenAiJudgeTest {
         server.stop(0);
         PersonaException down = assertThrows(PersonaException.class, () -> judge(2).traitScore(request()));
         assertTrue(down.getMessage().contains("could not be reached"), down.getMessage());
+    }
+
+    @Test
+    void aLongRetryAfterIsCappedCountedAndShown() {
+        script.add(new int[] {429, 9});
+        script.add(new int[] {429, 9});
+        List<String> waits = new ArrayList<>();
+        String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
+        OpenAiJudge j = new OpenAiJudge(new OpenAiJudge.Config(url, "m", null, 2, Duration.ofMillis(5), Duration.ofSeconds(5), Duration.ofMillis(50)))
+                .onWait(waits::add);
+        long t0 = System.nanoTime();
+        PersonaException e = assertThrows(PersonaException.class, () -> j.traitScore(request()));
+        assertTrue((System.nanoTime() - t0) / 1e9 < 5, "Retry-After 3600 was capped");
+        assertTrue(e.getMessage().contains("after 2 attempts"), e.getMessage());
+        assertEquals(1, waits.size(), waits.toString());
+        assertTrue(waits.get(0).contains("HTTP 429") && waits.get(0).contains("waiting 0.1 s (attempt 2 of 2)"), waits.get(0));
+    }
+
+    @Test
+    void aMalformedAnswerSaysSoAtOnce() {
+        script.add(new int[] {200, 2});
+        PersonaException e = assertThrows(PersonaException.class, () -> judge(5).traitScore(request()));
+        assertTrue(e.getMessage().contains("not JSON") && e.getMessage().contains("gateway login"), e.getMessage());
+        assertEquals(1, requests.size(), "not retried");
+    }
+
+    @Test
+    void theApiKeyNeverAppearsInMessagesOrNames() {
+        script.add(new int[] {400, 3});
+        PersonaException e = assertThrows(PersonaException.class, () -> judge(2).traitScore(request()));
+        assertTrue(e.getMessage().contains("bad key Bearer ***") && !e.getMessage().contains("secret"), e.getMessage());
+        String url = "http://user:hunter2key@127.0.0.1:" + server.getAddress().getPort() + "/v1";
+        OpenAiJudge withUserInfo = new OpenAiJudge(OpenAiJudge.Config.parse(url + "#m", "NO_SUCH_VARIABLE_FOR_TEST"));
+        assertTrue(!withUserInfo.name().contains("hunter2key") && withUserInfo.name().contains("***@127.0.0.1"), withUserInfo.name());
+        PersonaException bad = assertThrows(PersonaException.class, () -> OpenAiJudge.Config.parse("ftp://user:hunter2key@host/v1", "X"));
+        assertTrue(!bad.getMessage().contains("hunter2key"), bad.getMessage());
     }
 }
