@@ -28,6 +28,11 @@ public record FinetuneOptions(Path model, Path data, Path out, int epochs, doubl
         return new FinetuneOptions(model, data, out, 1, 3e-4, 16, 0, 0, null, null, null, 1, "response_avg");
     }
 
+    /** The same run into another output directory. */
+    public FinetuneOptions out(Path v) {
+        return new FinetuneOptions(model, data, v, epochs, lr, batch, saveEvery, seed, steer, ablate, layer, coef, kind);
+    }
+
     public FinetuneOptions epochs(int v) {
         return new FinetuneOptions(model, data, out, v, lr, batch, saveEvery, seed, steer, ablate, layer, coef, kind);
     }

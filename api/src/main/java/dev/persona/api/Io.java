@@ -34,6 +34,19 @@ final class Io {
     }
 
     static PersonaException failed(Path where, IOException e) {
-        return new PersonaException("reading or writing " + where + " failed: " + e, "check that the path exists, is writable and has free space; finished work is kept, rerun the same call to resume", e);
+        return new PersonaException("reading or writing " + where + " failed: " + describe(e),
+                "check that the path exists, is writable and has free space; finished work is kept, rerun the same call to resume", e);
+    }
+
+    /** The failure in words, with the file the system named. */
+    static String describe(IOException e) {
+        if (e instanceof java.nio.file.FileAlreadyExistsException f) return f.getFile() + " already exists and is not a directory";
+        if (e instanceof java.nio.file.AccessDeniedException f) return f.getFile() + ": permission denied";
+        if (e instanceof java.nio.file.NoSuchFileException f) return f.getFile() + " does not exist";
+        if (e instanceof java.nio.file.NotDirectoryException f) return f.getFile() + " is not a directory";
+        if (e instanceof java.nio.file.FileSystemException f) {
+            return f.getFile() + (f.getReason() == null ? "" : ": " + f.getReason()) + (f.getOtherFile() == null ? "" : " (" + f.getOtherFile() + ")");
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 }

@@ -16,10 +16,10 @@ import java.util.Set;
  */
 public record GenerationOptions(int maxNewTokens, double temperature, double topP, int topK, long seed, Set<Integer> stopIds) {
     public GenerationOptions {
-        if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0, got " + maxNewTokens);
-        if (temperature < 0) throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
-        if (topP <= 0 || topP > 1) throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
-        if (topK < 0) throw new IllegalArgumentException("topK must be >= 0, got " + topK);
+        if (maxNewTokens < 0) throw new PersonaException("--max-tokens " + maxNewTokens + " is negative", "pass 0 or more new tokens");
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) throw new PersonaException("--temperature " + temperature + " is not a finite number >= 0", "pass 0 (greedy) or a positive temperature");
+        if (!(topP > 0 && topP <= 1)) throw new PersonaException("--top-p " + topP + " is outside (0, 1]", "pass a nucleus mass such as 0.9, or 1 to keep every token");
+        if (topK < 0) throw new PersonaException("--top-k " + topK + " is negative", "pass 0 (off) or a positive k");
     }
 
     /** Greedy decoding of up to {@code n} tokens, stopping on the model's eos ids. */

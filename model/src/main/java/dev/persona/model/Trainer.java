@@ -5,8 +5,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import ai.djl.training.optimizer.Optimizer;
-import ai.djl.training.tracker.ParameterTracker;
+import dev.persona.model.io.SafetensorsFile;
+import dev.persona.model.io.SafetensorsWriter;
+import dev.persona.model.io.TensorInfo;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -15,6 +19,12 @@ import java.util.Map;
  * (hooks and interventions included, which is what preventative steering needs) under DJL's
  * GradientCollector, a masked cross-entropy loss, global-norm gradient clipping and AdamW with
  * decoupled weight decay and a linear-warmup cosine learning-rate schedule.
+ *
+ * <p>AdamW is Persona's own, written as torch.optim.AdamW computes it (betas 0.9 / 0.999, eps 1e-8;
+ * w *= 1 - lr wd; m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2; w -= lr / (1 - b1^t) * m / (sqrt(v) /
+ * sqrt(1 - b2^t) + eps)), so its moments can be saved with a checkpoint and a resumed run continues
+ * exactly where it stopped ({@link #saveState}, {@link #loadState}); tools/make_training_goldens.py
+ * checks a step against torch.
  */
 public final class Trainer {
     /**
@@ -31,10 +41,16 @@ public final class Trainer {
         }
     }
 
+    /** AdamW's constants, torch's defaults. */
+    static final double BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
+
     private final HookedTransformer model;
-    private final Optimizer optimizer;
     private final Options options;
+    private final NDManager state;
+    /** First and second moments per weight, created at the first update. */
+    private final Map<String, NDArray> expAvg = new LinkedHashMap<>(), expAvgSq = new LinkedHashMap<>();
     private int step;
+    private double lastGradNorm = Double.NaN;
 
     public Trainer(HookedTransformer model, Options options) {
         this(model, options, 0);
@@ -45,8 +61,7 @@ public final class Trainer {
         this.model = model;
         this.options = options;
         this.step = startStep;
-        ParameterTracker schedule = (id, n) -> (float) rate(n + startStep);
-        this.optimizer = Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays((float) options.weightDecay()).build();
+        this.state = model.manager().newSubManager();
     }
 
     /** The learning rate at optimizer update {@code n} (0-based). */
@@ -60,6 +75,39 @@ public final class Trainer {
     /** Optimizer steps taken so far. */
     public int steps() {
         return step;
+    }
+
+    /** The global L2 norm of the last step's gradients, before clipping. */
+    public double lastGradNorm() {
+        return lastGradNorm;
+    }
+
+    /** Writes the optimizer's moments and step count (float32, exact) to {@code file}. */
+    public void saveState(Path file) throws IOException {
+        SafetensorsWriter w = new SafetensorsWriter().meta("step", Integer.toString(step));
+        for (var e : expAvg.entrySet()) {
+            w.add("exp_avg." + e.getKey(), e.getValue().toFloatArray(), e.getValue().getShape().getShape());
+            w.add("exp_avg_sq." + e.getKey(), expAvgSq.get(e.getKey()).toFloatArray(), e.getValue().getShape().getShape());
+        }
+        w.write(file);
+    }
+
+    /** Restores moments saved by {@link #saveState}; the step count must match this trainer's start. */
+    public void loadState(Path file) {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            int saved = Integer.parseInt(f.metadata().getOrDefault("step", "-1"));
+            if (saved != step) {
+                throw new PersonaException(file + " holds the optimizer state of step " + saved + ", not of step " + step,
+                        "the checkpoint folder is inconsistent; delete it to resume from the one before");
+            }
+            for (Map.Entry<String, NDArray> e : model.weights().entrySet()) {
+                TensorInfo m = f.tensors().get("exp_avg." + e.getKey()), v = f.tensors().get("exp_avg_sq." + e.getKey());
+                if (m == null || v == null) continue;
+                Shape shape = e.getValue().getShape();
+                expAvg.put(e.getKey(), NativeData.floats(state, f.readFloats(m), shape));
+                expAvgSq.put(e.getKey(), NativeData.floats(state, f.readFloats(v), shape));
+            }
+        }
     }
 
     /**
@@ -120,16 +168,21 @@ public final class Trainer {
                 sq += g.square().sum().getFloat();
             }
             double norm = Math.sqrt(sq);
+            lastGradNorm = norm;
             // a non-finite loss or gradient would poison every weight in the update: stop before it, loudly
             if (!Double.isFinite(lossValue) || !Double.isFinite(norm)) {
                 throw new PersonaException("training step " + (step + 1) + " produced a non-finite " + (Double.isFinite(lossValue) ? "gradient (norm " + norm + ")" : "loss (" + lossValue + ")")
                         + "; the weights were not updated", "lower the learning rate or check the data; a finetune resumes from its last checkpoint");
             }
             float scale = options.clipNorm() > 0 && norm > options.clipNorm() ? (float) (options.clipNorm() / (norm + 1e-6)) : 1f;
+            double lr = rate(step);
+            int update = step + 1;
+            double stepSize = lr / (1 - Math.pow(BETA1, update));
+            double bc2Sqrt = Math.sqrt(1 - Math.pow(BETA2, update));
             i = 0;
             for (Map.Entry<String, NDArray> e : weights.entrySet()) {
                 NDArray g = scale == 1f ? grads[i] : grads[i].mul(scale);
-                optimizer.update(e.getKey(), e.getValue(), g);
+                adamW(e.getKey(), e.getValue(), g, lr, stepSize, bc2Sqrt, stepManager);
                 // PyTorch accumulates gradients; clear them in place for the next step
                 grads[i].subi(grads[i]);
                 i++;
@@ -137,5 +190,25 @@ public final class Trainer {
         }
         step++;
         return lossValue;
+    }
+
+    /** One AdamW update of weight {@code w} in place (grad mode is off outside the collector); temporaries go to {@code scratch}. */
+    private void adamW(String name, NDArray w, NDArray g, double lr, double stepSize, double bc2Sqrt, NDManager scratch) {
+        NDArray m = expAvg.computeIfAbsent(name, k -> state.zeros(w.getShape()));
+        NDArray v = expAvgSq.computeIfAbsent(name, k -> state.zeros(w.getShape()));
+        if (options.weightDecay() != 0) w.muli((float) (1 - lr * options.weightDecay()));
+        // m = lerp(m, g, 1 - b1) = m + (1 - b1) (g - m)
+        NDArray diff = g.sub(m);
+        diff.attach(scratch);
+        m.addi(diff.muli((float) (1 - BETA1)));
+        NDArray gg = g.mul(g);
+        gg.attach(scratch);
+        v.muli((float) BETA2).addi(gg.muli((float) (1 - BETA2)));
+        NDArray denom = v.sqrt();
+        denom.attach(scratch);
+        denom.divi((float) bc2Sqrt).addi((float) EPS);
+        NDArray update = m.div(denom);
+        update.attach(scratch);
+        w.subi(update.muli((float) stepSize));
     }
 }
