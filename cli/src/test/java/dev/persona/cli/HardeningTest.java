@@ -57,7 +57,7 @@ class HardeningTest {
     /** A command that must fail with exit code 1 and an error line containing {@code fragment}, without a stack trace. */
     private static void refused(String fragment, String... args) {
         CliTest.Run r = CliTest.run(args);
-        String all = String.join(" ", args);
+        String all = String.join(" ", java.util.Arrays.stream(args).map(a -> a.length() > 60 ? a.substring(0, 40) + "... (" + a.length() + " chars)" : a).toList());
         assertEquals(1, r.code(), all + "\n" + r.err());
         assertTrue(r.err().startsWith("error: ") && r.err().contains(fragment), all + "\nexpected '" + fragment + "' in:\n" + r.err());
         assertFalse(r.err().contains("\tat ") || r.err().contains("Exception:"), all + " printed a stack trace:\n" + r.err());

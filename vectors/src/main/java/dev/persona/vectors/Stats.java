@@ -66,6 +66,8 @@ public final class Stats {
         if (n < 4 || Double.isNaN(r)) return new double[] {Double.NaN, Double.NaN};
         double z = 0.5 * Math.log((1 + r) / (1 - r));
         double se = 1 / Math.sqrt(n - 3);
-        return new double[] {Math.tanh(z - 1.959964 * se), Math.tanh(z + 1.959964 * se)};
+        // the 97.5% quantile of the standard normal, to double precision (scipy's norm.ppf(0.975))
+        double q = 1.959963984540054;
+        return new double[] {Math.tanh(z - q * se), Math.tanh(z + q * se)};
     }
 }
