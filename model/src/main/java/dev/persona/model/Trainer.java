@@ -179,13 +179,21 @@ public final class Trainer {
             int update = step + 1;
             double stepSize = lr / (1 - Math.pow(BETA1, update));
             double bc2Sqrt = Math.sqrt(1 - Math.pow(BETA2, update));
-            i = 0;
-            for (Map.Entry<String, NDArray> e : weights.entrySet()) {
-                NDArray g = scale == 1f ? grads[i] : grads[i].mul(scale);
-                adamW(e.getKey(), e.getValue(), g, lr, stepSize, bc2Sqrt, stepManager);
-                // PyTorch accumulates gradients; clear them in place for the next step
-                grads[i].subi(grads[i]);
-                i++;
+            // the update writes into leaf weights: autograd must be off. libtorch's grad mode is per thread and
+            // on by default in threads DJL did not start (a notebook's, a server's), so it is set here, not assumed
+            boolean gradMode = ai.djl.pytorch.jni.JniUtils.isGradMode();
+            ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+            try {
+                i = 0;
+                for (Map.Entry<String, NDArray> e : weights.entrySet()) {
+                    NDArray g = scale == 1f ? grads[i] : grads[i].mul(scale);
+                    adamW(e.getKey(), e.getValue(), g, lr, stepSize, bc2Sqrt, stepManager);
+                    // PyTorch accumulates gradients; clear them in place for the next step
+                    grads[i].subi(grads[i]);
+                    i++;
+                }
+            } finally {
+                ai.djl.pytorch.jni.JniUtils.setGradMode(gradMode);
             }
         }
         step++;

@@ -90,4 +90,24 @@ class TrainerTest {
             assertArrayEquals(a.floats(n), b.floats(n), 1.2e-7f);
         }
     }
+
+    @Test
+    void stepsInAThreadDjlDidNotStartGiveTheSameLosses() throws Exception {
+        // libtorch's grad mode is per thread and on by default in new threads (a notebook's or a server's):
+        // the in-place weight update must not depend on the thread it runs in
+        double[] main = run();
+        double[][] other = new double[1][];
+        Throwable[] error = new Throwable[1];
+        Thread t = new Thread(() -> {
+            try {
+                other[0] = run();
+            } catch (Throwable e) {
+                error[0] = e;
+            }
+        });
+        t.start();
+        t.join();
+        if (error[0] != null) throw new AssertionError("training in another thread failed: " + error[0], error[0]);
+        assertArrayEquals(main, other[0]);
+    }
 }
