@@ -40,7 +40,7 @@ def masks(batch):
 
 
 def rate(n):
-    """Persona's Trainer.rate: linear warmup, then cosine decay to 10% of the peak at TOTAL."""
+    """Persona's Trainer.rate: linear warmup, then cosine decay to 10% of the peak at TOTAL (update n runs at rate(n + 1))."""
     if n < WARMUP:
         return LR * (n + 1) / WARMUP
     progress = min(1.0, (n - WARMUP) / max(1, TOTAL - WARMUP))
@@ -93,7 +93,7 @@ def train(family, vector=None):
     steps = []
     for n in range(2):
         for g in opt.param_groups:
-            g["lr"] = rate(n)
+            g["lr"] = rate(n + 1)  # Persona's update n runs at rate(n + 1) (Trainer.step)
         opt.zero_grad()
         loss = loss_of(model, BATCH, masks(BATCH))
         loss.backward()

@@ -39,8 +39,14 @@ final class TemplateCommand implements Callable<Integer> {
     @Option(names = "--add-generation-prompt", description = "Append the assistant turn's opening.")
     boolean addGenerationPrompt;
 
-    @Option(names = "--var", paramLabel = "NAME=VALUE", description = "Template variable, e.g. bos_token='<s>' (repeatable).")
+    @Option(names = "--var", paramLabel = "NAME=VALUE", description = "Template variable (repeatable). A VALUE that parses as JSON is that value (enable_thinking=false, n=3, x='{\"a\": 1}'); any other VALUE is a string (bos_token='<s>'); quote a JSON string to force one (n='\"3\"').")
     Map<String, String> vars = new LinkedHashMap<>();
+
+    @Option(names = "--tools", paramLabel = "FILE.json", description = "The tools list tool-calling templates read (a JSON list of {\"type\": \"function\", \"function\": {...}} objects).")
+    Path tools;
+
+    @Option(names = "--date", paramLabel = "YYYY-MM-DD", description = "The date strftime_now sees (midnight), for reproducible renders; default: now.")
+    String date;
 
     @Option(names = "--json", description = "Print JSON (with --model: also the token ids).")
     boolean json;
@@ -70,7 +76,21 @@ final class TemplateCommand implements Callable<Integer> {
                 variables.putAll(tokenizer.specialTokens());
             }
         }
-        variables.putAll(vars);
+        for (var e : vars.entrySet()) variables.put(e.getKey(), jsonOrString(e.getValue()));
+        if (tools != null) {
+            Object list = readJson(tools);
+            if (!(list instanceof List<?>)) throw new PersonaException(tools + " is not a JSON list", "write the tools as [{\"type\": \"function\", \"function\": {...}}, ...]");
+            variables.put("tools", list);
+        }
+        if (date != null) {
+            java.time.LocalDate day;
+            try {
+                day = java.time.LocalDate.parse(date);
+            } catch (java.time.format.DateTimeParseException e) {
+                throw new PersonaException("--date " + date + " is not a date", "write it as YYYY-MM-DD, e.g. --date 2026-11-29");
+            }
+            template = ChatTemplate.parse(template.source(), () -> day.atStartOfDay());
+        }
         String text;
         try {
             text = template.render(msgs, addGenerationPrompt, variables);
@@ -92,6 +112,23 @@ final class TemplateCommand implements Callable<Integer> {
             if (tokenizer != null) tokenizer.close();
         }
         return 0;
+    }
+
+    /** A --var value: JSON when it parses as JSON, else the text itself. */
+    static Object jsonOrString(String value) {
+        try {
+            return dev.persona.api.JsonText.MAPPER.readValue(value, Object.class);
+        } catch (IOException e) {
+            return value;
+        }
+    }
+
+    private static Object readJson(Path file) {
+        try {
+            return dev.persona.api.JsonText.MAPPER.readValue(file.toFile(), Object.class);
+        } catch (IOException e) {
+            throw new PersonaException(file + " is not readable JSON: " + e.getMessage().split("\n")[0], "pass a JSON file");
+        }
     }
 
     static List<Map<String, Object>> readMessages(Path file) {

@@ -281,4 +281,20 @@ class CliTest {
         assertEquals(1, r.code());
         assertTrue(r.err().contains("does not exist"), r.err());
     }
+
+    @Test
+    void templateTakesToolsTypedVariablesAndAPinnedDate() throws Exception {
+        Path msgs = tmp.resolve("m2.json"), tools = tmp.resolve("tools.json"), t = tmp.resolve("t.jinja");
+        Files.writeString(msgs, "[{\"role\":\"user\",\"content\":\"Hi\"}]");
+        Files.writeString(tools, "[{\"type\": \"function\", \"function\": {\"name\": \"get_time\"}}]");
+        Files.writeString(t, "{{ tools | map(attribute='function') | map(attribute='name') | join(',') }}|{{ enable_thinking is sameas false }}|"
+                + "{{ n + 1 }}|{{ s }}|{{ bos_token }}|{{ strftime_now('%Y-%m-%d %H:%M') }}");
+        Run r = run("template", "--template", t.toString(), "--messages", msgs.toString(), "--tools", tools.toString(), "--var", "enable_thinking=false",
+                "--var", "n=41", "--var", "s=\"41\"", "--var", "bos_token=<s>", "--date", "2026-01-02");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("get_time|True|42|41|<s>|2026-01-02 00:00\n", r.out());
+        Run bad = run("template", "--template", t.toString(), "--messages", msgs.toString(), "--date", "02/01/2026");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("--date 02/01/2026 is not a date"), bad.err());
+    }
 }

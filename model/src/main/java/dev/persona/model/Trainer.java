@@ -64,7 +64,10 @@ public final class Trainer {
         this.state = model.manager().newSubManager();
     }
 
-    /** The learning rate at optimizer update {@code n} (0-based). */
+    /**
+     * The schedule's rate at position {@code n}: linear warmup to the peak over {@code warmupSteps}, then
+     * cosine decay to 10% of the peak at {@code totalSteps}. Update k (0-based) runs at {@code rate(k + 1)}.
+     */
     double rate(int n) {
         double peak = options.learningRate();
         if (n < options.warmupSteps()) return peak * (n + 1) / options.warmupSteps();
@@ -175,7 +178,9 @@ public final class Trainer {
                         + "; the weights were not updated", "lower the learning rate or check the data; a finetune resumes from its last checkpoint");
             }
             float scale = options.clipNorm() > 0 && norm > options.clipNorm() ? (float) (options.clipNorm() / (norm + 1e-6)) : 1f;
-            double lr = rate(step);
+            // update k (0-based) runs at rate(k + 1): the schedule every recorded run used (DJL's optimizer counted
+            // updates from 1), including the organism's training and the figures measured on it
+            double lr = rate(step + 1);
             int update = step + 1;
             double stepSize = lr / (1 - Math.pow(BETA1, update));
             double bc2Sqrt = Math.sqrt(1 - Math.pow(BETA2, update));

@@ -106,6 +106,25 @@ final class Interpreter {
             eval(c.expr(), scope);
         } else if (s instanceof Scoped sc) {
             render(sc.body(), scope, out);
+        } else if (s instanceof CallBlock cb) {
+            Callable caller = macro(new Macro("caller", cb.params(), cb.defaults(), cb.body()), scope);
+            Call c = cb.call();
+            List<String> names = new ArrayList<>(c.kwNames());
+            List<Expr> values = new ArrayList<>(c.kwValues());
+            Object fn = eval(c.fn(), scope);
+            if (fn instanceof Undefined u) throw u.error();
+            if (!(fn instanceof Callable callable)) throw new TemplateException("'" + Py.typeName(fn) + "' object is not callable");
+            Map<String, Object> kwargs = new LinkedHashMap<>();
+            List<Object> positional = new ArrayList<>();
+            spread(c.args(), names, values, scope, positional, kwargs);
+            kwargs.put("caller", caller);
+            out.append(Py.str(callable.call(positional, kwargs)));
+        } else if (s instanceof FilterBlock fb) {
+            StringBuilder inner = new StringBuilder();
+            render(fb.body(), scope, inner);
+            Scope withBody = new Scope(scope);
+            withBody.set(Node.FILTER_BODY, inner.toString());
+            out.append(Py.str(eval(fb.applied(), withBody)));
         }
     }
 
@@ -163,6 +182,8 @@ final class Interpreter {
                 else v = new Undefined("parameter '" + p + "' was not provided");
                 s.set(p, v);
             }
+            // a call block passes its body as "caller"; Jinja makes it visible inside the macro
+            if (kwargs.containsKey("caller") && !m.params().contains("caller")) s.set("caller", kwargs.get("caller"));
             StringBuilder out = new StringBuilder();
             render(m.body(), s, out);
             return out.toString();
@@ -180,8 +201,12 @@ final class Interpreter {
         }
         if (e instanceof Call c) return call(eval(c.fn(), scope), c.args(), c.kwNames(), c.kwValues(), scope);
         if (e instanceof Filter f) {
-            return Filters.apply(f.name(), eval(f.target(), scope), evalList(f.args(), scope), evalKw(f.kwNames(), f.kwValues(), scope));
+            List<Object> positional = new ArrayList<>();
+            Map<String, Object> kwargs = new LinkedHashMap<>();
+            spread(f.args(), f.kwNames(), f.kwValues(), scope, positional, kwargs);
+            return Filters.apply(f.name(), eval(f.target(), scope), positional, kwargs);
         }
+        if (e instanceof Unpack) throw new TemplateException("*args and **kwargs may only stand in a call's arguments");
         if (e instanceof Test t) return t.negated() != Filters.test(t.name(), eval(t.target(), scope), evalList(t.args(), scope));
         if (e instanceof Unary u) {
             Object v = eval(u.operand(), scope);
@@ -237,7 +262,26 @@ final class Interpreter {
     private Object call(Object fn, List<Expr> args, List<String> kwNames, List<Expr> kwValues, Scope scope) {
         if (fn instanceof Undefined u) throw u.error();
         if (!(fn instanceof Callable c)) throw new TemplateException("'" + Py.typeName(fn) + "' object is not callable");
-        return c.call(evalList(args, scope), evalKw(kwNames, kwValues, scope));
+        List<Object> positional = new ArrayList<>();
+        Map<String, Object> kwargs = new LinkedHashMap<>();
+        spread(args, kwNames, kwValues, scope, positional, kwargs);
+        return c.call(positional, kwargs);
+    }
+
+    /** A call's arguments with {@code *items} and {@code **mapping} spread out, as Python does. */
+    private void spread(List<Expr> args, List<String> kwNames, List<Expr> kwValues, Scope scope, List<Object> positional, Map<String, Object> kwargs) {
+        for (Expr a : args) {
+            if (a instanceof Unpack u && !u.mapping()) {
+                positional.addAll(Py.iterate(eval(u.value(), scope)));
+            } else if (a instanceof Unpack u) {
+                Object m = eval(u.value(), scope);
+                if (!(m instanceof Map<?, ?> map)) throw new TemplateException("argument after ** must be a mapping, not " + Py.typeName(m));
+                for (var en : map.entrySet()) kwargs.put(String.valueOf(en.getKey()), en.getValue());
+            } else {
+                positional.add(eval(a, scope));
+            }
+        }
+        kwargs.putAll(evalKw(kwNames, kwValues, scope));
     }
 
     static boolean compare(String op, Object l, Object r) {

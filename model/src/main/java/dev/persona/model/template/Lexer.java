@@ -11,7 +11,8 @@ import java.util.List;
 final class Lexer {
     enum Type { DATA, VAR_BEGIN, VAR_END, BLOCK_BEGIN, BLOCK_END, NAME, STRING, INT, FLOAT, OP, EOF }
 
-    record Token(Type type, String value, int line) {
+    /** A token, with the 1-based line and column where it starts in the template source. */
+    record Token(Type type, String value, int line, int col) {
         boolean is(Type t, String v) {
             return type == t && value.equals(v);
         }
@@ -24,7 +25,8 @@ final class Lexer {
 
     private final String src;
     private int pos;
-    private int line = 1;
+    /** Offsets of the source's newlines: line and column of any offset, whatever whitespace control strips. */
+    private final int[] newlines;
     private final List<Token> out = new ArrayList<>();
     /** The previous raw match ended with a newline (Jinja's line_starting for lstrip_blocks). */
     private boolean lineStarting = true;
@@ -33,14 +35,39 @@ final class Lexer {
         String s = source.replace("\r\n", "\n").replace('\r', '\n');
         if (s.endsWith("\n")) s = s.substring(0, s.length() - 1);
         this.src = s;
+        String text = s;
+        this.newlines = java.util.stream.IntStream.range(0, text.length()).filter(i -> text.charAt(i) == '\n').toArray();
+    }
+
+    /** 1-based line of {@code offset}. */
+    int lineAt(int offset) {
+        int k = java.util.Arrays.binarySearch(newlines, offset);
+        return (k >= 0 ? k : -k - 1) + 1;
+    }
+
+    /** 1-based column of {@code offset}. */
+    int colAt(int offset) {
+        int line = lineAt(offset);
+        int start = line == 1 ? 0 : newlines[line - 2] + 1;
+        return offset - start + 1;
+    }
+
+    private Token tok(Type t, String v, int offset) {
+        return new Token(t, v, lineAt(offset), colAt(offset));
+    }
+
+    /** "line L, column C" of {@code offset}, for errors. */
+    private String where(int offset) {
+        return "line " + lineAt(offset) + ", column " + colAt(offset);
     }
 
     List<Token> tokenize() {
         while (pos < src.length()) {
             int next = findTagStart(pos);
+            int dataStart = pos;
             String text = src.substring(pos, next < 0 ? src.length() : next);
             if (next < 0) {
-                emitData(text);
+                emitData(text, dataStart);
                 pos = src.length();
                 break;
             }
@@ -52,18 +79,18 @@ final class Lexer {
             } else if (!plus && kind != '{') {
                 text = lstripBlock(text);
             }
-            emitData(text);
+            emitData(text, dataStart);
             pos = next + 2 + (minus || plus ? 1 : 0);
             if (kind == '#') {
                 lexComment();
             } else if (kind == '%' && isRaw()) {
                 lexRaw();
             } else {
-                out.add(new Token(kind == '{' ? Type.VAR_BEGIN : Type.BLOCK_BEGIN, "", line));
+                out.add(tok(kind == '{' ? Type.VAR_BEGIN : Type.BLOCK_BEGIN, "", next));
                 lexTag(kind == '{' ? "}}" : "%}");
             }
         }
-        out.add(new Token(Type.EOF, "", line));
+        out.add(tok(Type.EOF, "", src.length()));
         return out;
     }
 
@@ -96,9 +123,8 @@ final class Lexer {
         return text;
     }
 
-    private void emitData(String text) {
-        if (!text.isEmpty()) out.add(new Token(Type.DATA, text, line));
-        for (int i = 0; i < text.length(); i++) if (text.charAt(i) == '\n') line++;
+    private void emitData(String text, int offset) {
+        if (!text.isEmpty()) out.add(tok(Type.DATA, text, offset));
     }
 
     /** Consumes a tag's end: "-" strips all following whitespace, trim_blocks one newline after %} and #}. */
@@ -114,14 +140,10 @@ final class Lexer {
         pos += close.length();
         if (minus) {
             // Jinja's "-%}\s*": the whitespace belongs to the tag match
-            while (pos < src.length() && Character.isWhitespace(src.charAt(pos))) {
-                if (src.charAt(pos) == '\n') line++;
-                pos++;
-            }
+            while (pos < src.length() && Character.isWhitespace(src.charAt(pos))) pos++;
             lineStarting = src.charAt(pos - 1) == '\n';
         } else if (blockLike && !plus && pos < src.length() && src.charAt(pos) == '\n') {
             pos++;
-            line++;
             lineStarting = true;
         } else {
             lineStarting = false;
@@ -130,10 +152,9 @@ final class Lexer {
 
     private void lexComment() {
         int end = src.indexOf("#}", pos);
-        if (end < 0) throw new TemplateException("line " + line + ": unclosed comment");
+        if (end < 0) throw new TemplateException("template syntax error at " + where(pos - 2) + ": unclosed comment");
         int closeAt = end;
         if (end > pos && (src.charAt(end - 1) == '-' || src.charAt(end - 1) == '+')) closeAt = end - 1;
-        for (int i = pos; i < closeAt; i++) if (src.charAt(i) == '\n') line++;
         pos = closeAt;
         endTag("#}", true);
     }
@@ -149,11 +170,12 @@ final class Lexer {
         pos = close;
         endTag("%}", true);
         int end = src.indexOf("endraw", pos);
-        if (end < 0) throw new TemplateException("line " + line + ": unclosed raw block");
+        if (end < 0) throw new TemplateException("template syntax error at " + where(pos) + ": unclosed raw block");
         int open = src.lastIndexOf("{%", end);
+        int bodyStart = pos;
         String body = src.substring(pos, open);
         if (src.charAt(open + 2) == '-') body = rstripAll(body);
-        emitData(body);
+        emitData(body, bodyStart);
         pos = src.indexOf("%}", end) - (src.charAt(src.indexOf("%}", end) - 1) == '-' ? 1 : 0);
         endTag("%}", true);
     }
@@ -161,13 +183,10 @@ final class Lexer {
     private void lexTag(String close) {
         Type endType = close.equals("}}") ? Type.VAR_END : Type.BLOCK_END;
         while (true) {
-            while (pos < src.length() && Character.isWhitespace(src.charAt(pos))) {
-                if (src.charAt(pos) == '\n') line++;
-                pos++;
-            }
-            if (pos >= src.length()) throw new TemplateException("line " + line + ": unclosed tag, expected " + close);
+            while (pos < src.length() && Character.isWhitespace(src.charAt(pos))) pos++;
+            if (pos >= src.length()) throw new TemplateException("template syntax error at " + where(pos) + ": unclosed tag, expected " + close);
             if (src.startsWith(close, pos) || ((src.charAt(pos) == '-' || src.charAt(pos) == '+') && src.startsWith(close, pos + 1))) {
-                out.add(new Token(endType, "", line));
+                out.add(tok(endType, "", pos));
                 endTag(close, endType == Type.BLOCK_END);
                 return;
             }
@@ -175,7 +194,7 @@ final class Lexer {
             if (Character.isLetter(c) || c == '_') {
                 int s = pos;
                 while (pos < src.length() && (Character.isLetterOrDigit(src.charAt(pos)) || src.charAt(pos) == '_')) pos++;
-                out.add(new Token(Type.NAME, src.substring(s, pos), line));
+                out.add(tok(Type.NAME, src.substring(s, pos), s));
             } else if (Character.isDigit(c)) {
                 lexNumber();
             } else if (c == '"' || c == '\'') {
@@ -190,12 +209,12 @@ final class Lexer {
                 }
                 if (op == null) {
                     if ("+-*/%~<>=()[]{}.,:|".indexOf(c) < 0) {
-                        throw new TemplateException("line " + line + ": unexpected character '" + c + "'");
+                        throw new TemplateException("template syntax error at " + where(pos) + ": unexpected character '" + c + "'");
                     }
                     op = String.valueOf(c);
                 }
+                out.add(tok(Type.OP, op, pos));
                 pos += op.length();
-                out.add(new Token(Type.OP, op, line));
             }
         }
     }
@@ -218,17 +237,17 @@ final class Lexer {
                 while (pos < src.length() && Character.isDigit(src.charAt(pos))) pos++;
             }
         }
-        out.add(new Token(isFloat ? Type.FLOAT : Type.INT, src.substring(s, pos).replace("_", ""), line));
+        out.add(tok(isFloat ? Type.FLOAT : Type.INT, src.substring(s, pos).replace("_", ""), s));
     }
 
     private void lexString(char quote) {
         StringBuilder sb = new StringBuilder();
+        int start = pos;
         pos++;
         while (true) {
-            if (pos >= src.length()) throw new TemplateException("line " + line + ": unterminated string");
+            if (pos >= src.length()) throw new TemplateException("template syntax error at " + where(start) + ": unterminated string");
             char c = src.charAt(pos++);
             if (c == quote) break;
-            if (c == '\n') line++;
             if (c != '\\') {
                 sb.append(c);
                 continue;
@@ -246,7 +265,7 @@ final class Lexer {
                 case '\\' -> sb.append('\\');
                 case '\'' -> sb.append('\'');
                 case '"' -> sb.append('"');
-                case '\n' -> line++;
+                case '\n' -> { }
                 case 'x' -> {
                     sb.append((char) Integer.parseInt(src.substring(pos, pos + 2), 16));
                     pos += 2;
@@ -262,6 +281,6 @@ final class Lexer {
                 default -> sb.append('\\').append(e);
             }
         }
-        out.add(new Token(Type.STRING, sb.toString(), line));
+        out.add(tok(Type.STRING, sb.toString(), start));
     }
 }

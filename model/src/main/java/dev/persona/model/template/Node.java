@@ -5,11 +5,11 @@ import java.util.List;
 /** The syntax tree of a chat template: statements ({@link Stmt}) and expressions ({@link Expr}). */
 interface Node {
     /** A statement or piece of output. */
-    sealed interface Stmt extends Node permits Text, Output, If, For, Set, SetBlock, Macro, Break, Continue, CallStmt, Scoped { }
+    sealed interface Stmt extends Node permits Text, Output, If, For, Set, SetBlock, Macro, Break, Continue, CallStmt, Scoped, CallBlock, FilterBlock { }
 
     /** An expression. */
     sealed interface Expr extends Node permits Literal, Var, GetAttr, GetItem, Slice, Call, Filter, Test, Unary, Binary,
-            And, Or, Not, Compare, Conditional, ListLit, TupleLit, DictLit { }
+            And, Or, Not, Compare, Conditional, ListLit, TupleLit, DictLit, Unpack { }
 
     record Text(String text) implements Stmt { }
     record Output(Expr expr) implements Stmt { }
@@ -25,6 +25,19 @@ interface Node {
     record CallStmt(Expr expr) implements Stmt { }
     /** A body rendered in place, e.g. transformers' {@code {% generation %}} block. */
     record Scoped(List<Stmt> body) implements Stmt { }
+
+    /**
+     * {@code {% call(params) m(args) %}body{% endcall %}}: calls {@code call} with the body as a macro
+     * named {@code caller} (taking {@code params}, with {@code defaults}) that {@code m} may invoke.
+     */
+    record CallBlock(List<String> params, List<Expr> defaults, Call call, List<Stmt> body) implements Stmt { }
+    /** {@code {% filter f(args)|g %}body{% endfilter %}}: the rendered body goes through {@code applied}, where it is {@link #FILTER_BODY}. */
+    record FilterBlock(Expr applied, List<Stmt> body) implements Stmt { }
+    /** The name the rendered body of a filter block has inside its filter chain (not a valid Jinja name, so it cannot clash). */
+    String FILTER_BODY = "<filter body>";
+
+    /** {@code *items} ({@code mapping} false) or {@code **mapping} (true) in a call's arguments. */
+    record Unpack(Expr value, boolean mapping) implements Expr { }
 
     record Literal(Object value) implements Expr { }
     record Var(String name) implements Expr { }

@@ -35,7 +35,7 @@ final class Parser {
     }
 
     private TemplateException error(String msg) {
-        return new TemplateException("template syntax error at line " + peek().line() + ": " + msg);
+        return new TemplateException("template syntax error at line " + peek().line() + ", column " + peek().col() + ": " + msg);
     }
 
     private boolean atOp(String op) {
@@ -202,6 +202,56 @@ final class Parser {
                 expect(Type.BLOCK_END);
                 return new Macro(n, params, defaults, body);
             }
+            case "call" -> {
+                List<String> params = new ArrayList<>();
+                List<Expr> defaults = new ArrayList<>();
+                if (atOp("(")) {
+                    next();
+                    while (!atOp(")")) {
+                        params.add(name());
+                        if (atOp("=")) {
+                            next();
+                            defaults.add(parseExpr());
+                        } else {
+                            defaults.add(null);
+                        }
+                        if (!atOp(")")) expectOp(",");
+                    }
+                    next();
+                }
+                Expr target = parseExpr();
+                if (!(target instanceof Call call)) throw error("a call block needs a call, e.g. {% call m(x) %}");
+                expect(Type.BLOCK_END);
+                List<Stmt> body = parseBody(Set.of("endcall"));
+                expect(Type.BLOCK_BEGIN);
+                expectName("endcall");
+                expect(Type.BLOCK_END);
+                return new CallBlock(params, defaults, call, body);
+            }
+            case "filter" -> {
+                // the chain after "filter" applies to the body as if it were "body | f(args) | g"
+                Expr applied = new Var(Node.FILTER_BODY);
+                do {
+                    if (atOp("|")) next();
+                    String n = name();
+                    List<Expr> args = List.of();
+                    List<String> kwNames = List.of();
+                    List<Expr> kwValues = List.of();
+                    if (atOp("(")) {
+                        Call c = parseCall(null);
+                        args = c.args();
+                        kwNames = c.kwNames();
+                        kwValues = c.kwValues();
+                    }
+                    applied = new Filter(applied, n, args, kwNames, kwValues);
+                } while (atOp("|"));
+                expect(Type.BLOCK_END);
+                List<Stmt> body = parseBody(Set.of("endfilter"));
+                expect(Type.BLOCK_BEGIN);
+                expectName("endfilter");
+                expect(Type.BLOCK_END);
+                return new FilterBlock(applied, body);
+            }
             case "generation" -> {
                 expect(Type.BLOCK_END);
                 List<Stmt> body = parseBody(Set.of("endgeneration"));
@@ -223,7 +273,7 @@ final class Parser {
                 expect(Type.BLOCK_END);
                 return new CallStmt(e);
             }
-            default -> throw new TemplateException("template syntax error at line " + tokens.get(i - 1).line()
+            default -> throw new TemplateException("template syntax error at line " + tokens.get(i - 1).line() + ", column " + tokens.get(i - 1).col()
                     + ": unknown tag '" + kw + "'");
         }
     }
@@ -475,7 +525,15 @@ final class Parser {
         List<String> kwNames = new ArrayList<>();
         List<Expr> kwValues = new ArrayList<>();
         while (!atOp(")")) {
-            if (peek().type() == Type.NAME && peek(1).is(Type.OP, "=")) {
+            if (atOp("**")) {
+                // **mapping: its items become keyword arguments
+                next();
+                args.add(new Unpack(parseExpr(), true));
+            } else if (atOp("*")) {
+                // *items: its elements become positional arguments
+                next();
+                args.add(new Unpack(parseExpr(), false));
+            } else if (peek().type() == Type.NAME && peek(1).is(Type.OP, "=")) {
                 kwNames.add(next().value());
                 next();
                 kwValues.add(parseExpr());
