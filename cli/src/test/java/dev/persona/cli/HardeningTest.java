@@ -166,4 +166,22 @@ class HardeningTest {
             assertTrue(Files.readString(tmp.resolve("x1/report.md")).contains("over 2 legs"), Files.readString(tmp.resolve("x1/report.md")));
         }
     }
+
+    @Test
+    void aCrashedRunLeavesNoLockBehind() throws Exception {
+        Path out = tmp.resolve("crashed");
+        Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+                LockHolder.class.getName(), out.toString()).redirectErrorStream(true).start();
+        try {
+            String line = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream())).readLine();
+            assertTrue(line != null && line.startsWith("locked "), "the holder said: " + line);
+            refused("is in use by another run (process " + holder.pid() + ", a process the test kills", "monitor", "--prompts", data.toString(),
+                    "--vector", vector.toString(), "--out", out.toString());
+        } finally {
+            // a crash: the process dies without releasing anything itself
+            holder.destroyForcibly().waitFor();
+        }
+        CliTest.Run r = CliTest.run("monitor", "--prompts", data.toString(), "--vector", vector.toString(), "--out", out.toString());
+        assertEquals(0, r.code(), "after the holder died the directory is free: " + r.err());
+    }
 }

@@ -182,18 +182,7 @@ final class Parser {
                 String n = name();
                 List<String> params = new ArrayList<>();
                 List<Expr> defaults = new ArrayList<>();
-                expectOp("(");
-                while (!atOp(")")) {
-                    params.add(name());
-                    if (atOp("=")) {
-                        next();
-                        defaults.add(parseExpr());
-                    } else {
-                        defaults.add(null);
-                    }
-                    if (!atOp(")")) expectOp(",");
-                }
-                next();
+                parseParams(params, defaults);
                 expect(Type.BLOCK_END);
                 List<Stmt> body = parseBody(Set.of("endmacro"));
                 expect(Type.BLOCK_BEGIN);
@@ -205,20 +194,7 @@ final class Parser {
             case "call" -> {
                 List<String> params = new ArrayList<>();
                 List<Expr> defaults = new ArrayList<>();
-                if (atOp("(")) {
-                    next();
-                    while (!atOp(")")) {
-                        params.add(name());
-                        if (atOp("=")) {
-                            next();
-                            defaults.add(parseExpr());
-                        } else {
-                            defaults.add(null);
-                        }
-                        if (!atOp(")")) expectOp(",");
-                    }
-                    next();
-                }
+                if (atOp("(")) parseParams(params, defaults);
                 Expr target = parseExpr();
                 if (!(target instanceof Call call)) throw error("a call block needs a call, e.g. {% call m(x) %}");
                 expect(Type.BLOCK_END);
@@ -230,21 +206,11 @@ final class Parser {
             }
             case "filter" -> {
                 // the chain after "filter" applies to the body as if it were "body | f(args) | g"
-                Expr applied = new Var(Node.FILTER_BODY);
-                do {
-                    if (atOp("|")) next();
-                    String n = name();
-                    List<Expr> args = List.of();
-                    List<String> kwNames = List.of();
-                    List<Expr> kwValues = List.of();
-                    if (atOp("(")) {
-                        Call c = parseCall(null);
-                        args = c.args();
-                        kwNames = c.kwNames();
-                        kwValues = c.kwValues();
-                    }
-                    applied = new Filter(applied, n, args, kwNames, kwValues);
-                } while (atOp("|"));
+                Expr applied = parseFilter(new Var(Node.FILTER_BODY));
+                while (atOp("|")) {
+                    next();
+                    applied = parseFilter(applied);
+                }
                 expect(Type.BLOCK_END);
                 List<Stmt> body = parseBody(Set.of("endfilter"));
                 expect(Type.BLOCK_BEGIN);
@@ -519,6 +485,30 @@ final class Parser {
         return new Slice(start, stop, step);
     }
 
+    /** {@code (a, b=default, ...)} of a macro or a call block, into {@code params} and {@code defaults} (null: none). */
+    private void parseParams(List<String> params, List<Expr> defaults) {
+        expectOp("(");
+        while (!atOp(")")) {
+            params.add(name());
+            if (atOp("=")) {
+                next();
+                defaults.add(parseExpr());
+            } else {
+                defaults.add(null);
+            }
+            if (!atOp(")")) expectOp(",");
+        }
+        next();
+    }
+
+    /** {@code name} or {@code name(args)} after a {@code |}, applied to {@code target}. */
+    private Expr parseFilter(Expr target) {
+        String n = name();
+        if (!atOp("(")) return new Filter(target, n, List.of(), List.of(), List.of());
+        Call c = parseCall(null);
+        return new Filter(target, n, c.args(), c.kwNames(), c.kwValues());
+    }
+
     private Call parseCall(Expr fn) {
         expectOp("(");
         List<Expr> args = new ArrayList<>();
@@ -550,17 +540,7 @@ final class Parser {
         while (true) {
             if (atOp("|")) {
                 next();
-                String n = name();
-                List<Expr> args = List.of();
-                List<String> kwNames = List.of();
-                List<Expr> kwValues = List.of();
-                if (atOp("(")) {
-                    Call c = parseCall(null);
-                    args = c.args();
-                    kwNames = c.kwNames();
-                    kwValues = c.kwValues();
-                }
-                e = new Filter(e, n, args, kwNames, kwValues);
+                e = parseFilter(e);
             } else if (atName("is")) {
                 next();
                 boolean neg = false;
