@@ -1,11 +1,6 @@
 package dev.persona.cli;
 
-import dev.persona.model.HookPoint;
-import dev.persona.model.ModelConfig;
-import dev.persona.model.io.Checkpoint;
-import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.List;
+import dev.persona.api.ModelInfo;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -24,57 +19,19 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Path dir = model.resolve();
-        ModelConfig c = ModelConfig.load(dir);
-        String dtype;
-        long stored;
-        long bf16Bytes = 0;
-        try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            dtype = ckpt.storedDType().name();
-            stored = ckpt.parameterCount();
-            // --dtype bf16 holds 2-D tensors (embeddings, head, linear weights) in 2 bytes, the rest in 4
-            for (String n : ckpt.names()) {
-                long[] shape = ckpt.shape(n);
-                long numel = 1;
-                for (long d : shape) numel *= d;
-                bf16Bytes += numel * (shape.length == 2 ? 2 : 4);
-            }
-        }
-        List<HookPoint> hooks = HookPoint.all(c);
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("model", dir.toString());
-        out.put("family", c.family().modelType());
-        out.put("layers", c.numLayers());
-        out.put("d_model", c.dModel());
-        out.put("heads", c.numHeads());
-        out.put("kv_heads", c.numKvHeads());
-        out.put("head_dim", c.headDim());
-        out.put("d_mlp", c.dFF());
-        out.put("vocab", c.vocabSize());
-        out.put("dtype", dtype);
-        out.put("parameters", stored);
-        out.put("weight_bytes_f32", stored * 4);
-        out.put("weight_bytes_bf16", bf16Bytes);
-        out.put("tied_embeddings", c.tiedEmbeddings());
-        out.put("rope_scaling", c.ropeScaling().type());
-        Map<String, String> hookShapes = new LinkedHashMap<>();
-        for (HookPoint h : hooks) hookShapes.put(h.name(), h.shape());
-        out.put("hooks", hookShapes);
+        ModelInfo i = ModelInfo.of(model.model);
         if (json) {
-            System.out.println(Json.write(out));
+            System.out.println(Json.write(i));
             return 0;
         }
-        for (var e : out.entrySet()) {
-            if (e.getKey().equals("hooks")) continue;
-            System.out.printf("%-18s %s%n", e.getKey(), e.getValue());
+        Map<String, Object> table = dev.persona.api.JsonText.MAPPER.convertValue(i, new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() { });
+        for (var e : table.entrySet()) if (!e.getKey().equals("hooks")) System.out.printf("%-18s %s%n", e.getKey(), e.getValue());
+        System.out.println("hooks (" + i.hooks().size() + "):");
+        for (var h : i.hooks().entrySet()) {
+            if (h.getKey().startsWith("blocks.") && !h.getKey().startsWith("blocks.0.")) continue;
+            System.out.printf("  %-34s %s%n", h.getKey(), h.getValue());
         }
-        System.out.println("hooks (" + hooks.size() + "):");
-        for (HookPoint h : hooks) {
-            if (h.name().startsWith("blocks.") && !h.name().startsWith("blocks.0.")) continue;
-            System.out.printf("  %-34s %s%n", h.name(), h.shape());
-        }
-        if (c.numLayers() > 1) System.out.println("  ... and the same for blocks.1 .. blocks." + (c.numLayers() - 1));
+        if (i.layers() > 1) System.out.println("  ... and the same for blocks.1 .. blocks." + (i.layers() - 1));
         return 0;
     }
-
 }

@@ -1,17 +1,7 @@
 package dev.persona.cli;
 
-import dev.persona.model.ModelConfig;
-import dev.persona.vectors.Stats;
-import dev.persona.vectors.TraitVector;
-import dev.persona.vectors.formats.VectorFiles;
-import dev.persona.vectors.formats.VectorFormat;
-import java.io.IOException;
+import dev.persona.api.VectorTools;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -42,33 +32,19 @@ final class VectorCommand implements Runnable {
         boolean json;
 
         @Override
-        public Integer call() throws IOException {
-            VectorFormat format = VectorFormat.detect(file);
-            TraitVector v = VectorFiles.read(file, model == null ? null : ModelConfig.load(model).numLayers());
-            Map<String, Object> out = new LinkedHashMap<>();
-            out.put("file", file.toString());
-            out.put("format", format.id());
-            out.put("rows", v.numRows());
-            out.put("d_model", v.dModel());
-            Map<String, List<Double>> norms = new LinkedHashMap<>();
-            for (var e : v.directions().entrySet()) {
-                List<Double> n = new ArrayList<>();
-                for (float[] row : e.getValue()) n.add(Stats.norm(row));
-                norms.put(e.getKey(), n);
-            }
-            out.put("row_norms", norms);
-            out.put("metadata", new TreeMap<>(v.metadata()));
+        public Integer call() {
+            VectorTools.Info i = VectorTools.info(file, model);
             if (json) {
-                System.out.println(Json.write(out));
+                System.out.println(Json.write(i));
                 return 0;
             }
-            System.out.printf("%s: %s, %d rows (row l = hidden_states[l]), d_model %d%n", file, format.id(), v.numRows(), v.dModel());
-            for (var e : norms.entrySet()) {
+            System.out.printf("%s: %s, %d rows (row l = hidden_states[l]), d_model %d%n", file, i.format(), i.rows(), i.dModel());
+            for (var e : i.rowNorms().entrySet()) {
                 StringBuilder sb = new StringBuilder();
                 for (int l = 0; l < e.getValue().size(); l++) sb.append(String.format(" %d:%.3g", l, e.getValue().get(l)));
                 System.out.println("  " + e.getKey() + " row norms" + sb);
             }
-            new TreeMap<>(v.metadata()).forEach((k, val) -> System.out.println("  " + k + " = " + val));
+            i.metadata().forEach((k, val) -> System.out.println("  " + k + " = " + val));
             return 0;
         }
     }
@@ -101,24 +77,13 @@ final class VectorCommand implements Runnable {
         boolean json;
 
         @Override
-        public Integer call() throws IOException {
-            Integer numLayers = model == null ? null : ModelConfig.load(model).numLayers();
-            TraitVector v = VectorFiles.read(in, numLayers);
-            VectorFormat format = VectorFormat.forOutput(out, to);
-            List<Integer> rows = VectorFiles.write(v, out, format, new VectorFiles.WriteOptions(kind, VectorFiles.parseRows(layers), coef));
-            Map<String, Object> summary = new LinkedHashMap<>();
-            summary.put("in", in.toString());
-            summary.put("in_format", VectorFormat.detect(in).id());
-            summary.put("out", out.toString());
-            summary.put("out_format", format.id());
-            summary.put("rows_written", rows);
-            summary.put("coef", coef);
+        public Integer call() {
+            VectorTools.Converted c = VectorTools.convert(in, out, to, kind, layers, coef, model);
             if (json) {
-                System.out.println(Json.write(summary));
+                System.out.println(Json.write(c));
             } else {
-                System.out.printf("%s (%s) -> %s (%s): rows %s%s%n", in, summary.get("in_format"), out, format.id(), rows,
-                        coef == 1 ? "" : ", values x " + coef);
-                if (format == VectorFormat.LLAMA_CPP && layers == null && v.numRows() > 1) {
+                System.out.printf("%s (%s) -> %s (%s): rows %s%s%n", in, c.inFormat(), out, c.outFormat(), c.rowsWritten(), coef == 1 ? "" : ", values x " + coef);
+                if (c.llamaCppAllRows()) {
                     System.out.println("note: llama.cpp adds every direction in the file at once; to steer one layer as Persona does, pass --layers L --coef C");
                 }
             }

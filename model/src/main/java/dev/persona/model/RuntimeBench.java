@@ -103,6 +103,46 @@ public final class RuntimeBench {
         return out;
     }
 
+    /**
+     * The machine's memory read bandwidth in GB/s as libtorch streams it: the best of {@code reps}
+     * sums over a float32 buffer of {@code bytes} (far larger than the caches), run with libtorch's
+     * intra-op threads (all cores), so a model's weight stream at batch-1 decode can be compared
+     * with it in the same process.
+     */
+    public static double memoryBandwidthGbps(HookedTransformer model, long bytes, int reps) {
+        double best = 0;
+        try (NDManager m = model.manager().newSubManager()) {
+            NDArray big = m.ones(new Shape(bytes / 4));
+            big.sum().getFloat();
+            for (int r = 0; r < reps; r++) {
+                long t0 = System.nanoTime();
+                try (NDArray s = big.sum()) {
+                    s.getFloat();
+                }
+                best = Math.max(best, bytes / ((System.nanoTime() - t0) / 1e9) / 1e9);
+            }
+        }
+        return best;
+    }
+
+    /** Bytes of file mappings whose path ends with {@code suffix} that are resident now (Linux smaps Rss), or -1 where unknown. */
+    public static long mappedResidentBytes(String suffix) {
+        long total = 0;
+        boolean inMapping = false;
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+                if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                    inMapping = line.trim().endsWith(suffix);
+                } else if (inMapping && line.startsWith("Rss:")) {
+                    total += Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return total;
+    }
+
     /** Peak resident set size of this process in bytes (Linux VmHWM), or -1 where unknown. */
     public static long peakRssBytes() {
         return procStatus("VmHWM:");

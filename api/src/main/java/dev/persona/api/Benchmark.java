@@ -1,0 +1,107 @@
+package dev.persona.api;
+
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import dev.persona.model.HookedTransformer;
+import dev.persona.model.ModelConfig;
+import dev.persona.model.ModelShapes;
+import dev.persona.model.PersonaException;
+import dev.persona.model.RuntimeBench;
+import java.nio.file.Path;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code persona bench}: throughput and memory of the runtime on a model directory or a random model
+ * of a known shape — the float32 matmul peak and the memory read bandwidth measured in the same run,
+ * prefill and decode tokens per second, the weight stream of batch-1 decode as a fraction of the
+ * bandwidth, resident memory after load and at peak. Results belong in docs/BENCHMARKS.md; no test
+ * asserts a speed.
+ */
+public final class Benchmark {
+    private Benchmark() { }
+
+    /**
+     * {@code model} (null: the organism) or a random model of {@code shape}; {@code batch} restricts
+     * prefill and decode to one batch size (null: prefill 1 x promptTokens and 8 x 128, decode at
+     * {@code decodeBatches}); decode runs generate {@code newTokens} after a 32-token prompt.
+     */
+    public record Options(Path model, String shape, Compute compute, Integer batch, int promptTokens, int newTokens, List<Integer> decodeBatches) {
+        public Options {
+            if (compute == null) compute = Compute.cpu();
+            if (promptTokens < 1) throw new PersonaException("--prompt-tokens " + promptTokens + " is below 1", "pass 1 or more");
+            if (newTokens < 2) throw new PersonaException("--new-tokens " + newTokens + " is below 2", "pass 2 or more (decode is timed after the first)");
+            decodeBatches = decodeBatches == null ? List.of(1, 4, 16, 32, 64) : List.copyOf(decodeBatches);
+        }
+
+        public static Options defaults() {
+            return new Options(null, null, null, null, 512, 32, null);
+        }
+    }
+
+    /** One prefill: batch x tokens, tokens per second, useful GFLOP/s and their fraction of the matmul peak, RSS after it. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record PrefillRow(int batch, int tokens, double tokensPerS, double usefulGflops, double fractionOfPeak, long rssAfterBytes) { }
+
+    /** One decode: batch, prompt and new tokens, tokens per second over all rows. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record DecodeRow(int batch, int promptTokens, int newTokens, double tokensPerS) { }
+
+    /** Everything {@code persona bench --json} prints. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record Result(String model, String date, int cores, long parameters, String computeDtype, long f32WeightBytes, long heldWeightBytes,
+                         long rssAfterLoadBytes, long mappedWeightBytesResidentAfterLoad, double matmulPeakGflops, double memoryBandwidthGbps,
+                         List<PrefillRow> prefill, List<DecodeRow> decode, Double decodeBatch16OverBatch1, Double decodeB1WeightStreamGbps,
+                         Double decodeB1BandwidthFraction, long peakRssBytes, double peakRssOverF32Weights, double peakRssOverHeldWeights,
+                         Map<String, Object> config) { }
+
+    public static Result run(Options o, Progress progress) {
+        Progress p = Progress.orNone(progress);
+        HookedTransformer m = o.shape() != null
+                ? HookedTransformer.random(ModelShapes.config(o.shape()), o.compute().device(), 7, o.compute().precision())
+                : o.compute().weights(PersonaHome.modelDir(o.model()));
+        try {
+            ModelConfig c = m.config();
+            long rssAfterLoad = RuntimeBench.currentRssBytes();
+            long mapped = RuntimeBench.mappedResidentBytes(".safetensors");
+            double peak = RuntimeBench.matmulPeakGflops(m, 2048, 5);
+            p.note(String.format(Locale.ROOT, "matmul peak %.1f GFLOP/s", peak));
+            List<PrefillRow> prefills = new ArrayList<>();
+            int[][] prefillCases = o.batch() != null ? new int[][] {{o.batch(), o.promptTokens()}} : new int[][] {{1, o.promptTokens()}, {8, 128}};
+            for (int[] pc : prefillCases) {
+                RuntimeBench.Prefill r = RuntimeBench.prefill(m, pc[0], pc[1], 3);
+                prefills.add(new PrefillRow(r.batch(), r.tokens(), r.tokensPerSecond(), r.usefulGflops(), r.usefulGflops() / peak, RuntimeBench.currentRssBytes()));
+                p.note(String.format(Locale.ROOT, "prefill %dx%d: %.0f tok/s, %.1f GFLOP/s (%.0f%% of the matmul peak)", r.batch(), r.tokens(),
+                        r.tokensPerSecond(), r.usefulGflops(), 100 * r.usefulGflops() / peak));
+            }
+            List<DecodeRow> decodes = new ArrayList<>();
+            for (int b : o.batch() != null ? List.of(o.batch()) : o.decodeBatches()) {
+                RuntimeBench.Decode d = RuntimeBench.decode(m, b, 32, o.newTokens());
+                decodes.add(new DecodeRow(d.batch(), d.promptTokens(), d.newTokens(), d.tokensPerSecond()));
+                p.note(String.format(Locale.ROOT, "decode batch %d: %.1f tok/s", b, d.tokensPerSecond()));
+            }
+            // the peak is read before the bandwidth probe, whose 1 GiB buffer is not the model's memory
+            long rss = RuntimeBench.peakRssBytes();
+            // 1 GiB: far past any cache on the machines Persona runs on, small next to the weights it is compared with
+            double bandwidth = RuntimeBench.memoryBandwidthGbps(m, 1L << 30, 5);
+            p.note(String.format(Locale.ROOT, "memory read bandwidth %.1f GB/s", bandwidth));
+            Double b1 = rate(decodes, 1), b16 = rate(decodes, 16);
+            // batch-1 decode reads every held weight once per token
+            Double stream = b1 == null ? null : b1 * m.heldWeightBytes() / 1e9;
+            return new Result(o.shape() != null ? "random " + o.shape() : m.directory().toString(), OffsetDateTime.now().toString(),
+                    Runtime.getRuntime().availableProcessors(), m.parameterCount(), m.precision().name().toLowerCase(Locale.ROOT), m.parameterCount() * 4,
+                    m.heldWeightBytes(), rssAfterLoad, mapped, peak, bandwidth, prefills, decodes, b1 == null || b16 == null ? null : b16 / b1,
+                    stream, stream == null ? null : stream / bandwidth, rss, (double) rss / (m.parameterCount() * 4.0), (double) rss / m.heldWeightBytes(),
+                    Map.of("family", c.family().modelType(), "layers", c.numLayers(), "d_model", c.dModel(), "vocab", c.vocabSize()));
+        } finally {
+            m.close();
+        }
+    }
+
+    private static Double rate(List<DecodeRow> rows, int batch) {
+        return rows.stream().filter(r -> r.batch() == batch).map(DecodeRow::tokensPerS).findFirst().orElse(null);
+    }
+}
