@@ -99,8 +99,30 @@ public final class NotebookRunner {
         return new Result(file, runs, nb, (System.nanoTime() - t0) / 1e9);
     }
 
-    /** Writes the executed notebook back (Jupyter's 1-space indentation, trailing newline). */
+    /**
+     * The CPU the outputs were computed on (model name and the vector extensions libtorch's kernels
+     * choose by): bit-identical outputs are promised only on the same kind of CPU.
+     */
+    public static String cpu() {
+        try {
+            String model = "unknown", flags = "";
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name") && model.equals("unknown")) model = line.substring(line.indexOf(':') + 1).trim();
+                if (line.startsWith("flags") && flags.isEmpty()) flags = line.substring(line.indexOf(':') + 1).trim();
+            }
+            List<String> simd = new ArrayList<>();
+            for (String f : flags.split("\\s+")) if (f.startsWith("avx") || f.startsWith("amx") || f.equals("fma") || f.equals("f16c")) simd.add(f);
+            java.util.Collections.sort(simd);
+            return model + " | " + String.join(" ", simd);
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    /** Writes the executed notebook back (Jupyter's 1-space indentation, trailing newline), recording the CPU in its metadata. */
     public static void write(Result r) throws IOException {
+        ObjectNode meta = r.notebook().has("metadata") ? (ObjectNode) r.notebook().get("metadata") : r.notebook().putObject("metadata");
+        meta.putObject("persona").put("outputs_computed_on", cpu());
         String text = JSON.writer(new com.fasterxml.jackson.core.util.DefaultPrettyPrinter()
                 .withObjectIndenter(new com.fasterxml.jackson.core.util.DefaultIndenter(" ", "\n"))
                 .withArrayIndenter(new com.fasterxml.jackson.core.util.DefaultIndenter(" ", "\n"))).writeValueAsString(r.notebook());
