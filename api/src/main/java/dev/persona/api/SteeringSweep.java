@@ -12,7 +12,6 @@ import dev.persona.vectors.Charts;
 import dev.persona.vectors.TraitVector;
 import dev.persona.vectors.formats.VectorFormat;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,11 +1,6 @@
 package dev.persona.cli;
 
-import ai.djl.Device;
 import dev.persona.api.Compute;
-import dev.persona.model.ChatModel;
-import dev.persona.model.HookedTransformer;
-import dev.persona.model.Precision;
-import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /**
@@ -24,21 +19,5 @@ final class ComputeOption {
     /** The library's compute choice, refused with the fix when the device is unknown or unseen. */
     Compute compute() {
         return Compute.parse(dtype, device);
-    }
-
-    Precision precision() {
-        return Precision.parse(dtype);
-    }
-
-    Device device() {
-        return compute().device();
-    }
-
-    ChatModel chat(Path dir) {
-        return compute().chat(dir);
-    }
-
-    HookedTransformer weights(Path dir) {
-        return compute().weights(dir);
     }
 }
