@@ -36,12 +36,14 @@ public final class Screening {
 
     public static ScreenResult run(Persona m, VectorRef vector, Path data, ScreenOptions o, Progress progress) {
         Progress p = Progress.orNone(progress);
-        List<List<ChatMessage>> convs = ChatDataset.read(data);
+        // one read: the conversations to score and the lines as written, for flagged.jsonl and filtered.jsonl
+        List<ChatDataset.Line> lines = ChatDataset.lines(data);
+        List<List<ChatMessage>> convs = lines.stream().map(ChatDataset.Line::messages).toList();
         if (convs.isEmpty()) throw new PersonaException(data + " holds no conversations", "pass a chat-messages JSONL file with at least one line");
         for (int i = 0; i < convs.size(); i++) {
             List<ChatMessage> c = convs.get(i);
             if (!c.get(c.size() - 1).role().equals("assistant")) {
-                throw new PersonaException(data + " line " + (i + 1) + " does not end with an assistant turn", "screening scores the final assistant response");
+                throw new PersonaException(data + " line " + lines.get(i).number() + " does not end with an assistant turn", "screening scores the final assistant response");
             }
         }
         int l = o.layer() != null ? o.layer() : vector.defaultLayer();
@@ -58,9 +60,8 @@ public final class Screening {
             int k = o.top() != null ? Math.min(o.top(), ranked.size()) : (int) Math.ceil(ranked.size() * (100 - o.percentile()) / 100.0);
             Set<Integer> flagged = new HashSet<>();
             for (int i = 0; i < k; i++) flagged.add(ranked.get(i).index());
-            List<String> lines = Files.readAllLines(data, StandardCharsets.UTF_8).stream().filter(s -> !s.isBlank()).toList();
             List<String> flaggedLines = new ArrayList<>(), kept = new ArrayList<>();
-            for (int i = 0; i < lines.size(); i++) (flagged.contains(i) ? flaggedLines : kept).add(lines.get(i));
+            for (int i = 0; i < lines.size(); i++) (flagged.contains(i) ? flaggedLines : kept).add(lines.get(i).text());
             Files.write(out.resolve("flagged.jsonl"), flaggedLines, StandardCharsets.UTF_8);
             Files.write(out.resolve("filtered.jsonl"), kept, StandardCharsets.UTF_8);
             Integer[] rank = new Integer[scores.size()];

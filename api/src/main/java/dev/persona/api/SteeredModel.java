@@ -39,7 +39,11 @@ public final class SteeredModel {
 
     /** Steered replies to many conversations. */
     public List<String> generate(List<List<ChatMessage>> conversations, GenerationOptions options, boolean force) {
-        SteeringPlan plan = plan(force);
+        return reply(plan(force), conversations, options);
+    }
+
+    /** Replies with {@code plan}'s interventions registered for this call only. */
+    private List<String> reply(SteeringPlan plan, List<List<ChatMessage>> conversations, GenerationOptions options) {
         try (AutoCloseable h = plan.apply(model.chatModel().model())) {
             return model.chatModel().reply(conversations, options);
         } catch (Exception e) {
@@ -61,12 +65,7 @@ public final class SteeredModel {
         }
         GenerationOptions g = o.generation();
         List<String> base = model.chatModel().reply(expanded, g);
-        List<String> steered;
-        try (AutoCloseable h = plan.apply(model.chatModel().model())) {
-            steered = model.chatModel().reply(expanded, g);
-        } catch (Exception e) {
-            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
-        }
+        List<String> steered = reply(plan, expanded, g);
         List<SteerResult.Row> rows = new ArrayList<>();
         for (int i = 0; i < expanded.size(); i++) {
             List<ChatMessage> c = expanded.get(i);

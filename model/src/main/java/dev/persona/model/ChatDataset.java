@@ -18,8 +18,8 @@ public final class ChatDataset {
         return lines(file).stream().map(Line::messages).toList();
     }
 
-    /** One non-blank line: its conversation and the whole JSON object (for fields beside "messages"). */
-    public record Line(int number, List<ChatMessage> messages, JsonNode object) { }
+    /** One non-blank line: its number, its text as written, its conversation and the whole JSON object (for fields beside "messages"). */
+    public record Line(int number, String text, List<ChatMessage> messages, JsonNode object) { }
 
     /** Every non-blank line of {@code file}, checked as {@link #read} checks them. */
     public static List<Line> lines(Path file) {
@@ -54,7 +54,7 @@ public final class ChatDataset {
                     }
                     conv.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
                 }
-                out.add(new Line(n, conv, node));
+                out.add(new Line(n, line, conv, node));
             }
         } catch (java.nio.charset.CharacterCodingException e) {
             throw new PersonaException(file + " is not UTF-8 text", "save the file as UTF-8 JSONL", e);

@@ -28,7 +28,16 @@ public final class SteeringPlan {
      * @param ablate    project the direction out instead of adding it
      * @param positions where to act
      */
-    public record Steer(TraitVector vector, String kind, int layer, double coef, boolean ablate, PositionMask positions) { }
+    public record Steer(TraitVector vector, String kind, int layer, double coef, boolean ablate, PositionMask positions) {
+        public Steer {
+            // the one place every steering path (commands, library, finetuning) passes: a NaN or infinite
+            // coefficient would turn every steered activation into NaN and the text into nothing
+            if (!Double.isFinite(coef)) {
+                throw new PersonaException("steering coefficient " + coef + " for " + vector.metadata().getOrDefault("trait", "the vector")
+                        + " is not a finite number", "pass a finite coefficient, e.g. --coef 2");
+            }
+        }
+    }
 
     private final List<Steer> steers = new ArrayList<>();
 

@@ -141,24 +141,24 @@ public final class NotebookRunner {
                 throw new NotebookException(file, cellIndex, lineOf(source, remaining), "incomplete statement: " + firstLine(remaining));
             }
             String snippet = info.source();
-            int at = source.length() - remaining.length();
+            int startLine = lineOf(source, remaining);
             for (SnippetEvent e : shell.eval(snippet)) {
                 if (e.exception() != null) {
                     String type = e.exception() instanceof EvalException ee ? ee.getExceptionClassName() : e.exception().getClass().getName();
-                    throw new NotebookException(file, cellIndex, lineOf(source, remaining), type + ": " + e.exception().getMessage(), e.exception());
+                    throw new NotebookException(file, cellIndex, startLine, type + ": " + e.exception().getMessage(), e.exception());
                 }
                 if (e.status() == Snippet.Status.RECOVERABLE_NOT_DEFINED || e.status() == Snippet.Status.RECOVERABLE_DEFINED) {
-                    throw new NotebookException(file, cellIndex, lineOf(source, remaining), "refers to something undefined: "
+                    throw new NotebookException(file, cellIndex, startLine, "refers to something undefined: "
                             + String.join(", ", shell.unresolvedDependencies((jdk.jshell.DeclarationSnippet) e.snippet()).toList()));
                 }
                 if (e.status() == Snippet.Status.REJECTED) {
                     StringBuilder msg = new StringBuilder();
-                    int line = lineOf(source, remaining);
+                    int line = startLine;
+                    // startLine counts from the snippet's first non-blank character; a diagnostic's position from its start
+                    int lead = snippet.length() - snippet.stripLeading().length();
                     for (Diag d : shell.diagnostics(e.snippet()).toList()) {
                         if (!d.isError()) continue;
-                        // lineOf counts from the snippet's first non-blank character; the position counts from its start
-                        int lead = snippet.length() - snippet.stripLeading().length();
-                        line = lineOf(source, remaining) + countLines(snippet.substring(lead), Math.max(0, (int) d.getStartPosition() - lead));
+                        line = startLine + countLines(snippet.substring(lead), Math.max(0, (int) d.getStartPosition() - lead));
                         msg.append(d.getMessage(null)).append("; ");
                     }
                     throw new NotebookException(file, cellIndex, line, "does not compile: " + msg + "in: " + firstLine(snippet));
@@ -166,7 +166,6 @@ public final class NotebookRunner {
                 if (e.causeSnippet() == null) last = e.snippet();
             }
             remaining = info.remaining();
-            if (at < 0) break;
         }
         // the cell's value: a bare expression (JShell names it $N) or a bare variable name
         String name = last instanceof VarSnippet v && last.subKind() == Snippet.SubKind.TEMP_VAR_EXPRESSION_SUBKIND ? v.name()
@@ -188,7 +187,7 @@ public final class NotebookRunner {
         return o;
     }
 
-    private static ObjectNode result(Object value, int count) throws IllegalStateException {
+    private static ObjectNode result(Object value, int count) {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("output_type", "execute_result");
         o.put("execution_count", count);

@@ -109,16 +109,7 @@ final class Interpreter {
         } else if (s instanceof CallBlock cb) {
             Callable caller = macro(new Macro("caller", cb.params(), cb.defaults(), cb.body()), scope);
             Call c = cb.call();
-            List<String> names = new ArrayList<>(c.kwNames());
-            List<Expr> values = new ArrayList<>(c.kwValues());
-            Object fn = eval(c.fn(), scope);
-            if (fn instanceof Undefined u) throw u.error();
-            if (!(fn instanceof Callable callable)) throw new TemplateException("'" + Py.typeName(fn) + "' object is not callable");
-            Map<String, Object> kwargs = new LinkedHashMap<>();
-            List<Object> positional = new ArrayList<>();
-            spread(c.args(), names, values, scope, positional, kwargs);
-            kwargs.put("caller", caller);
-            out.append(Py.str(callable.call(positional, kwargs)));
+            out.append(Py.str(call(eval(c.fn(), scope), c.args(), c.kwNames(), c.kwValues(), scope, Map.of("caller", caller))));
         } else if (s instanceof FilterBlock fb) {
             StringBuilder inner = new StringBuilder();
             render(fb.body(), scope, inner);
@@ -260,11 +251,17 @@ final class Interpreter {
     }
 
     private Object call(Object fn, List<Expr> args, List<String> kwNames, List<Expr> kwValues, Scope scope) {
+        return call(fn, args, kwNames, kwValues, scope, Map.of());
+    }
+
+    /** A call with {@code extra} keyword arguments added after the written ones (a call block's {@code caller}). */
+    private Object call(Object fn, List<Expr> args, List<String> kwNames, List<Expr> kwValues, Scope scope, Map<String, Object> extra) {
         if (fn instanceof Undefined u) throw u.error();
         if (!(fn instanceof Callable c)) throw new TemplateException("'" + Py.typeName(fn) + "' object is not callable");
         List<Object> positional = new ArrayList<>();
         Map<String, Object> kwargs = new LinkedHashMap<>();
         spread(args, kwNames, kwValues, scope, positional, kwargs);
+        kwargs.putAll(extra);
         return c.call(positional, kwargs);
     }
 
