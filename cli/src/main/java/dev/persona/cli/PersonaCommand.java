@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "persona", mixinStandardHelpOptions = true, versionProvider = PersonaCommand.Version.class,
         description = {"Persona vectors on the JVM: extract trait directions from a language model's activations, monitor and score checkpoints and data for drift along them, and steer generation with them.", "", "Every --model defaults to the built-in model organism (models/organism). Start with `persona inspect`, then `persona generate --prompt \"Hello\"`."},
         subcommands = {
-            InspectCommand.class, ForwardCommand.class, OrganismCommand.class, FinetuneCommand.class, TraitsCommand.class, VectorCommand.class, ExtractCommand.class, SteerCommand.class, SweepCommand.class, MonitorCommand.class, DriftCommand.class, ScreenCommand.class, TemplateCommand.class, GenerateCommand.class, BenchCommand.class, NotebooksCommand.class,
+            InspectCommand.class, ForwardCommand.class, OrganismCommand.class, FinetuneCommand.class, TraitsCommand.class, VectorCommand.class, ExtractCommand.class, SteerCommand.class, SweepCommand.class, MonitorCommand.class, DriftCommand.class, ScreenCommand.class, TemplateCommand.class, GenerateCommand.class, BenchCommand.class, NotebooksCommand.class, ServeCommand.class,
             CommandLine.HelpCommand.class})
 public final class PersonaCommand implements Runnable {
     @CommandLine.Spec

@@ -389,6 +389,14 @@ public final class HookedTransformer implements AutoCloseable {
         return manager;
     }
 
+    /**
+     * Native arrays this model holds right now: weights, open KV caches and any temporaries of a pass
+     * in flight. Constant between passes unless something leaks; tests and servers watch it.
+     */
+    public int liveNativeArrays() {
+        return manager.getManagedArrays().size();
+    }
+
     /** The model's shape and family. */
     public ModelConfig config() {
         return config;
@@ -452,13 +460,37 @@ public final class HookedTransformer implements AutoCloseable {
         }
     }
 
-    /** Per-pass facts the position masks need: which tokens are real, their position ids, prefill or decode. */
-    record PassInfo(boolean prefill, int[][] positions, boolean[][] valid) { }
+    /**
+     * Per-pass facts the position masks need: which tokens are real, their position ids, prefill or
+     * decode; and the hooks bound to single rows of this pass (continuous batching, where each row is
+     * a request with its own steering and monitoring).
+     */
+    record PassInfo(boolean prefill, int[][] positions, boolean[][] valid, List<RowHook> rowHooks) {
+        PassInfo(boolean prefill, int[][] positions, boolean[][] valid) {
+            this(prefill, positions, valid, List.of());
+        }
+    }
+
+    /**
+     * A hook bound to one row of a pass: an intervention (masked to that row, so the other rows stay
+     * bit for bit as they were) or a probe that reads the row's projections onto a unit direction.
+     */
+    record RowHook(int row, String hook, Intervention intervention, PositionMask mask, float[] unit, java.util.function.Consumer<float[]> probe) { }
 
     private NDArray hook(String name, NDArray x, PassInfo info, NDManager step) {
-        if (interventions.isEmpty() && captures.isEmpty()) return x;
+        if (interventions.isEmpty() && captures.isEmpty() && info.rowHooks.isEmpty()) return x;
         for (Registration r : interventions) {
-            if (r.hook.equals(name)) x = r.intervention.apply(x, maskFor(r.mask, info, step));
+            if (r.hook.equals(name)) x = r.intervention.apply(x, maskFor(r.mask, info, step, -1));
+        }
+        for (RowHook h : info.rowHooks) {
+            if (h.intervention != null && h.hook.equals(name)) x = h.intervention.apply(x, maskFor(h.mask, info, step, h.row));
+        }
+        for (RowHook h : info.rowHooks) {
+            if (h.probe != null && h.hook.equals(name)) {
+                // [pos, d] . [d] in libtorch; only pos floats cross into Java
+                NDArray row = x.get(h.row);
+                h.probe.accept(row.matMul(NativeData.floats(step, h.unit, new Shape(h.unit.length))).toFloatArray());
+            }
         }
         for (ActivationCache c : captures) {
             if (c.wants(name)) c.record(name, new FloatTensor(x.getShape().getShape(), x.toFloatArray()));
@@ -466,10 +498,12 @@ public final class HookedTransformer implements AutoCloseable {
         return x;
     }
 
-    private static NDArray maskFor(PositionMask mask, PassInfo info, NDManager step) {
+    /** 1 where {@code mask} touches a real token, 0 elsewhere; with {@code onlyRow} >= 0, 0 on every other row. */
+    private static NDArray maskFor(PositionMask mask, PassInfo info, NDManager step, int onlyRow) {
         int b = info.valid.length, t = info.valid[0].length;
         float[] m = new float[b * t];
         for (int i = 0; i < b; i++) {
+            if (onlyRow >= 0 && i != onlyRow) continue;
             for (int j = 0; j < t; j++) {
                 m[i * t + j] = info.valid[i][j] && mask.touches(info.prefill, info.positions[i][j], j == t - 1) ? 1f : 0f;
             }
@@ -656,10 +690,11 @@ public final class HookedTransformer implements AutoCloseable {
             k = applyRotary(k, rope);
         }
         if (cache != null) {
-            NDIndex slots = new NDIndex(":, :, {}:{}", slot, slot + t);
+            // a continuous batch runs its first rows() rows only; a plain generation all of them
+            NDIndex slots = new NDIndex(":{}, :, {}:{}", cache.rows, slot, slot + t);
             cache.keys[l].set(slots, k);
             cache.values[l].set(slots, v);
-            NDIndex upTo = new NDIndex(":, :, :{}", slot + t);
+            NDIndex upTo = new NDIndex(":{}, :, :{}", cache.rows, slot + t);
             k = cache.keys[l].get(upTo);
             v = cache.values[l].get(upTo);
             k.attach(step);

@@ -15,10 +15,13 @@ public final class KVCache implements AutoCloseable {
     final NDArray[] keys;
     final NDArray[] values;
     final int capacity;
+    /** Rows a pass reads and writes: the first {@code rows} of the batch (all of them outside continuous batching). */
+    int rows;
 
     KVCache(NDManager parent, ModelConfig c, int batch, int capacity) {
         this.manager = parent.newSubManager();
         this.capacity = capacity;
+        this.rows = batch;
         this.keys = new NDArray[c.numLayers()];
         this.values = new NDArray[c.numLayers()];
         Shape shape = new Shape(batch, c.numKvHeads(), capacity, c.headDim());

@@ -79,26 +79,36 @@ public final class SteeringPlan {
         }
     }
 
+    /** A steer in the runtime's terms: the intervention and where it acts. */
+    public record Bound(String hook, Intervention intervention, PositionMask mask) { }
+
     /**
-     * Registers every steer on {@code model}; closing the handle removes them all. All-or-nothing: the
-     * interventions are built first (a zero direction to ablate is refused there), and if a
-     * registration fails the ones already registered are removed before the error leaves.
+     * Every steer as a hook, an intervention and a position mask, built all at once (a zero direction
+     * to ablate is refused here), for callers that bind them to their own rows (a server's batch).
      */
-    public AutoCloseable apply(HookedTransformer model) {
-        List<Intervention> built = new ArrayList<>();
+    public List<Bound> bind() {
+        List<Bound> built = new ArrayList<>();
         for (Steer s : steers) {
             float[] dir = s.vector().layer(s.kind(), s.layer());
             if (s.ablate() && isZero(dir)) {
                 throw new PersonaException(s.vector().metadata().getOrDefault("trait", "the vector") + " has an all-zero " + s.kind() + " row " + s.layer()
                         + ", which has no direction to ablate", "ablate at a layer the vector holds (a llama.cpp file cannot hold row 1; see `persona vector info`)");
             }
-            built.add(s.ablate() ? Interventions.ablate(dir) : Interventions.add(dir, s.coef()));
+            built.add(new Bound(HookPoint.residPost(s.layer() - 1), s.ablate() ? Interventions.ablate(dir) : Interventions.add(dir, s.coef()), s.positions()));
         }
+        return built;
+    }
+
+    /**
+     * Registers every steer on {@code model}; closing the handle removes them all. All-or-nothing: the
+     * interventions are built first ({@link #bind}), and if a registration fails the ones already
+     * registered are removed before the error leaves.
+     */
+    public AutoCloseable apply(HookedTransformer model) {
+        List<Bound> built = bind();
         List<AutoCloseable> handles = new ArrayList<>();
         try {
-            for (int i = 0; i < steers.size(); i++) {
-                handles.add(model.intervene(HookPoint.residPost(steers.get(i).layer() - 1), built.get(i), steers.get(i).positions()));
-            }
+            for (Bound b : built) handles.add(model.intervene(b.hook(), b.intervention(), b.mask()));
         } catch (RuntimeException e) {
             closeAll(handles);
             throw e;

@@ -1,0 +1,463 @@
+package dev.persona.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Continuous batching for a server: requests join a running batch between decode steps and leave
+ * when they finish, so concurrent requests share every decode step. Each row carries its own
+ * steering (interventions masked to that row, so a batch mixes unsteered rows and rows steered by
+ * different vectors) and its own probes (projections onto unit directions, for live monitoring).
+ *
+ * <p>One engine thread owns the model while the batcher is open. A joining prompt is prefilled alone
+ * (batch 1, its own interventions active with the prefill semantics of {@link PositionMask}) and its
+ * keys and values are copied into one shared cache of [max_batch, kv_heads, capacity, head_dim] per
+ * layer. The active rows are the cache's first rows; row i's tokens fill columns
+ * {@code start_i .. end-1} and every decode step writes column {@code end} for all of them. A longer
+ * newcomer shifts the others right; a full cache shifts everything left; a leaving row's place is
+ * taken by the last row. Listeners are called on the engine thread and must return quickly.
+ */
+public final class ContinuousBatcher implements AutoCloseable {
+    /** A steering intervention for one request, at a hook, where {@code mask} says. */
+    public record RowSteer(String hook, Intervention intervention, PositionMask mask) { }
+
+    /** A monitored direction: projections of the activation at {@code hook} onto the unit vector {@code unit}. */
+    public record Probe(String name, String hook, float[] unit) { }
+
+    /**
+     * One request (one choice of a completion).
+     *
+     * @param prompt      token ids, at least one, shorter than the capacity
+     * @param options     max new tokens, sampling, seed and stop ids (null stop ids: the model's eos)
+     * @param sampleRow   the row index the sampler is seeded with, as a plain batch's row i would be
+     * @param steers      interventions active for this row only
+     * @param probes      directions to project onto
+     * @param topLogprobs -1: no log-probabilities; 0..20: the chosen token's and this many alternatives
+     * @param listener    receives tokens and the end, on the engine thread
+     */
+    public record Request(int[] prompt, GenerationOptions options, int sampleRow, List<RowSteer> steers, List<Probe> probes, int topLogprobs,
+                          Listener listener) { }
+
+    /** A generated token with its natural-log probability under the model (before temperature) and the top alternatives. */
+    public record Token(int id, float logprob, int[] topIds, float[] topLogprobs) { }
+
+    /**
+     * How a row ended.
+     *
+     * @param reason          "stop" (a stop id), "length" (max tokens or the context), "cancelled" or "error"
+     * @param tokens          generated ids (stop id excluded)
+     * @param promptLast      per probe name: projection of the last prompt token
+     * @param responseAverage per probe name: mean projection over the generated tokens (NaN without any)
+     */
+    public record Finish(String reason, int[] tokens, Map<String, Double> promptLast, Map<String, Double> responseAverage) { }
+
+    /** Receives one row's output. */
+    public interface Listener {
+        void token(Token t);
+
+        void finished(Finish f);
+
+        /** The row failed; no {@link #finished} follows. */
+        void failed(RuntimeException e);
+    }
+
+    /** A submitted request; cancel it to free its row at the next step. */
+    public static final class Handle {
+        private volatile boolean cancelled;
+
+        public void cancel() {
+            cancelled = true;
+        }
+
+        public boolean cancelled() {
+            return cancelled;
+        }
+    }
+
+    /** Thrown by {@link #submit} when the queue is full. */
+    public static final class QueueFullException extends PersonaException {
+        public QueueFullException(int limit) {
+            super("the request queue is full (" + limit + " waiting)", "retry after a moment");
+        }
+    }
+
+    private final HookedTransformer model;
+    private final int maxBatch;
+    private final int capacity;
+    private final int queueLimit;
+    private final KVCache cache;
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+    private final List<Row> active = new ArrayList<>();
+    private final Thread worker;
+    private final AtomicLong steps = new AtomicLong();
+    private final AtomicLong tokens = new AtomicLong();
+    private volatile boolean closed;
+    /** Next cache column to write; every active row's tokens end just before it. */
+    private int end;
+    private volatile int activeCount;
+
+    private record Pending(Request request, Handle handle) { }
+
+    /**
+     * @param maxBatch   rows decoded together at most
+     * @param capacity   cache columns per row (tokens of prompt + reply); capped by the model's context
+     * @param queueLimit requests waiting beyond the running batch and its free rows before {@link #submit} refuses
+     */
+    public ContinuousBatcher(HookedTransformer model, int maxBatch, int capacity, int queueLimit) {
+        if (maxBatch < 1) throw new PersonaException("--max-batch " + maxBatch + " is below 1", "pass a batch of 1 or more rows");
+        this.model = model;
+        this.maxBatch = maxBatch;
+        this.capacity = Math.min(capacity, model.config().maxPositions());
+        this.queueLimit = queueLimit;
+        this.cache = new KVCache(model.manager(), model.config(), maxBatch, this.capacity);
+        this.worker = new Thread(this::loop, "persona-batcher");
+        worker.setDaemon(true);
+        worker.start();
+    }
+
+    /** Cache columns per row: the longest prompt + reply a request can have. */
+    public int capacity() {
+        return capacity;
+    }
+
+    public int maxBatch() {
+        return maxBatch;
+    }
+
+    /** Bytes of the preallocated KV cache (allocated once; rows reuse it). */
+    public long cacheBytes() {
+        ModelConfig c = model.config();
+        return 2L * c.numLayers() * maxBatch * c.numKvHeads() * capacity * c.headDim() * 4;
+    }
+
+    /** Requests waiting for a row. */
+    public synchronized int queueDepth() {
+        return queue.size();
+    }
+
+    /** Rows in the running batch. */
+    public int activeRows() {
+        return activeCount;
+    }
+
+    /** Decode steps run so far. */
+    public long steps() {
+        return steps.get();
+    }
+
+    /** Tokens generated so far. */
+    public long tokensGenerated() {
+        return tokens.get();
+    }
+
+    /** Queues a request; it joins the batch at the next step with a free row. */
+    public Handle submit(Request r) {
+        if (r.prompt().length == 0) throw new PersonaException("empty prompt: generation needs at least one token", "pass a non-empty prompt");
+        if (r.prompt().length >= capacity) {
+            throw new PersonaException("a prompt of " + r.prompt().length + " tokens leaves no room in the server's context of " + capacity + " tokens",
+                    "shorten the prompt or conversation");
+        }
+        Handle h = new Handle();
+        synchronized (this) {
+            if (closed) throw new PersonaException("the batcher is closed", "start a new one");
+            // free rows take newcomers at the next step, so they do not count against the waiting limit
+            if (queue.size() >= queueLimit + Math.max(0, maxBatch - activeCount)) throw new QueueFullException(queueLimit);
+            queue.add(new Pending(r, h));
+            notifyAll();
+        }
+        return h;
+    }
+
+    /** One running request. */
+    private final class Row {
+        final Request request;
+        final Handle handle;
+        final Sampler sampler;
+        final Set<Integer> stops;
+        final int maxNew;
+        final List<Integer> out = new ArrayList<>();
+        final Map<String, Double> promptLast = new LinkedHashMap<>();
+        final double[] responseSum;
+        int responseCount;
+        int start;
+        int nextPos;
+        int last;
+        /** Its last token still has to be fed so the probes see it; then it ends with "length". */
+        boolean draining;
+        String finished;
+
+        Row(Request request, Handle handle) {
+            this.request = request;
+            this.handle = handle;
+            this.sampler = new Sampler(request.options(), request.sampleRow());
+            this.stops = request.options().stopIds() != null ? request.options().stopIds() : new HashSet<>(model.config().eosIds());
+            this.maxNew = request.options().maxNewTokens();
+            this.responseSum = new double[request.probes().size()];
+        }
+
+        List<HookedTransformer.RowHook> hooks(int row, boolean prefill) {
+            List<HookedTransformer.RowHook> hooks = new ArrayList<>();
+            for (RowSteer s : request.steers()) hooks.add(new HookedTransformer.RowHook(row, s.hook(), s.intervention(), s.mask(), null, null));
+            List<Probe> probes = request.probes();
+            for (int i = 0; i < probes.size(); i++) {
+                int k = i;
+                Probe p = probes.get(i);
+                hooks.add(new HookedTransformer.RowHook(row, p.hook(), null, null, p.unit(), v -> {
+                    if (prefill) {
+                        promptLast.put(p.name(), (double) v[v.length - 1]);
+                    } else {
+                        responseSum[k] += v[0];
+                        if (k == 0) responseCount++;
+                    }
+                }));
+            }
+            return hooks;
+        }
+
+        /** Takes the next token from {@code logits} at {@code offset}; sets {@link #finished} when the row ends. */
+        void accept(float[] logits, int offset, int vocab) {
+            if (draining) {
+                finished = "length";
+                return;
+            }
+            int tok = sampler.next(logits, offset, vocab);
+            if (stops.contains(tok)) {
+                finished = "stop";
+                return;
+            }
+            out.add(tok);
+            tokens.incrementAndGet();
+            request.listener().token(tokenInfo(tok, logits, offset, vocab, request.topLogprobs()));
+            last = tok;
+            if (out.size() >= maxNew) {
+                if (request.probes().isEmpty()) finished = "length";
+                else draining = true;
+            }
+        }
+
+        Finish finish() {
+            Map<String, Double> avg = new LinkedHashMap<>();
+            for (int i = 0; i < request.probes().size(); i++) {
+                avg.put(request.probes().get(i).name(), responseCount == 0 ? Double.NaN : responseSum[i] / responseCount);
+            }
+            return new Finish(finished, out.stream().mapToInt(Integer::intValue).toArray(), promptLast, avg);
+        }
+    }
+
+    static Token tokenInfo(int tok, float[] logits, int offset, int vocab, int top) {
+        if (top < 0) return new Token(tok, Float.NaN, new int[0], new float[0]);
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i] - max);
+        double logZ = max + Math.log(sum);
+        int[] ids = new int[top];
+        float[] lp = new float[top];
+        boolean[] taken = new boolean[vocab];
+        for (int k = 0; k < top && k < vocab; k++) {
+            int best = -1;
+            for (int i = 0; i < vocab; i++) if (!taken[i] && (best < 0 || logits[offset + i] > logits[offset + best])) best = i;
+            taken[best] = true;
+            ids[k] = best;
+            lp[k] = (float) (logits[offset + best] - logZ);
+        }
+        return new Token(tok, (float) (logits[offset + tok] - logZ), ids, lp);
+    }
+
+    private void loop() {
+        while (true) {
+            List<Pending> joining = new ArrayList<>();
+            synchronized (this) {
+                while (!closed && queue.isEmpty() && active.isEmpty()) {
+                    try {
+                        wait();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                if (closed) break;
+                while (!queue.isEmpty() && active.size() + joining.size() < maxBatch) joining.add(queue.poll());
+            }
+            try {
+                for (Pending p : joining) admit(p);
+                if (!active.isEmpty()) step();
+            } catch (RuntimeException e) {
+                // a failed pass fails its rows, not the server: every running row gets the error, the batch restarts empty
+                for (Row r : active) r.request.listener().failed(e);
+                active.clear();
+                activeCount = 0;
+            }
+        }
+        synchronized (this) {
+            for (Pending p : queue) p.request().listener().failed(new PersonaException("the server is shutting down", "retry against a running server"));
+            queue.clear();
+        }
+        for (Row r : active) r.request.listener().failed(new PersonaException("the server is shutting down", "retry against a running server"));
+        active.clear();
+        cache.close();
+    }
+
+    /** Prefills a newcomer alone, samples its first token and moves its keys and values into the shared cache. */
+    private void admit(Pending p) {
+        Row row = new Row(p.request(), p.handle());
+        if (p.handle().cancelled()) {
+            row.finished = "cancelled";
+            row.request.listener().finished(row.finish());
+            return;
+        }
+        int[] prompt = p.request().prompt();
+        int n = prompt.length;
+        if (row.maxNew == 0) {
+            row.finished = "length";
+            row.request.listener().finished(row.finish());
+            return;
+        }
+        int vocab = model.config().vocabSize();
+        long[] ids = new long[n];
+        int[][] pos = new int[1][n];
+        boolean[][] valid = new boolean[1][n];
+        for (int j = 0; j < n; j++) {
+            ids[j] = prompt[j];
+            pos[0][j] = j;
+            valid[0][j] = true;
+        }
+        float[] logits;
+        try (KVCache own = new KVCache(model.manager(), model.config(), 1, n); NDManager step = model.manager().newSubManager()) {
+            NDArray l = model.run(step, step.create(ids, new Shape(1, n)), new HookedTransformer.PassInfo(true, pos, valid, row.hooks(0, true)),
+                    valid, own, 0, true);
+            logits = l.toFloatArray();
+            int r = active.size();
+            if (active.isEmpty()) {
+                end = n;
+            } else if (n > end) {
+                shift(step, n - end);
+            }
+            row.start = end - n;
+            for (int layer = 0; layer < model.config().numLayers(); layer++) {
+                NDIndex to = new NDIndex("{}, :, {}:{}", r, row.start, end);
+                NDIndex from = new NDIndex("0, :, 0:{}", n);
+                cache.keys[layer].set(to, copy(own.keys[layer], from, step));
+                cache.values[layer].set(to, copy(own.values[layer], from, step));
+            }
+        }
+        row.nextPos = n;
+        // the row holds its place from here on; if its first token ends it, the next step's retire() frees it
+        active.add(row);
+        activeCount = active.size();
+        row.accept(logits, 0, vocab);
+    }
+
+    /** One decode step for every active row. */
+    private void step() {
+        retire();
+        if (active.isEmpty()) return;
+        if (end == capacity) {
+            // a row that fills every column has reached the context; the others move left to make room
+            for (Row r : active) if (r.start == 0) r.finished = "length";
+            retire();
+            if (active.isEmpty()) return;
+            int m = active.stream().mapToInt(r -> r.start).min().orElseThrow();
+            try (NDManager step = model.manager().newSubManager()) {
+                shift(step, -m);
+            }
+        }
+        int k = active.size();
+        int vocab = model.config().vocabSize();
+        long[] ids = new long[k];
+        int[][] pos = new int[k][1];
+        boolean[][] valid = new boolean[k][1];
+        boolean[][] keyValid = new boolean[k][end + 1];
+        List<HookedTransformer.RowHook> hooks = new ArrayList<>();
+        for (int i = 0; i < k; i++) {
+            Row r = active.get(i);
+            ids[i] = r.last;
+            pos[i][0] = r.nextPos++;
+            valid[i][0] = true;
+            Arrays.fill(keyValid[i], r.start, end + 1, true);
+            hooks.addAll(r.hooks(i, false));
+        }
+        float[] logits;
+        try (NDManager step = model.manager().newSubManager()) {
+            cache.rows = k;
+            NDArray l = model.run(step, step.create(ids, new Shape(k, 1)), new HookedTransformer.PassInfo(false, pos, valid, hooks), keyValid, cache, end, true);
+            logits = l.toFloatArray();
+        }
+        end++;
+        steps.incrementAndGet();
+        for (int i = 0; i < k; i++) active.get(i).accept(logits, i * vocab, vocab);
+        retire();
+    }
+
+    /** Removes finished and cancelled rows, telling their listeners; the last row takes each freed place. */
+    private void retire() {
+        for (int i = active.size() - 1; i >= 0; i--) {
+            Row r = active.get(i);
+            if (r.finished == null && r.handle.cancelled()) r.finished = "cancelled";
+            if (r.finished == null) continue;
+            int lastIdx = active.size() - 1;
+            if (i != lastIdx) {
+                Row moved = active.get(lastIdx);
+                try (NDManager step = model.manager().newSubManager()) {
+                    for (int layer = 0; layer < model.config().numLayers(); layer++) {
+                        NDIndex from = new NDIndex("{}, :, {}:{}", lastIdx, moved.start, end);
+                        NDIndex to = new NDIndex("{}, :, {}:{}", i, moved.start, end);
+                        cache.keys[layer].set(to, copy(cache.keys[layer], from, step));
+                        cache.values[layer].set(to, copy(cache.values[layer], from, step));
+                    }
+                }
+                active.set(i, moved);
+            }
+            active.remove(lastIdx);
+            activeCount = active.size();
+            r.request.listener().finished(r.finish());
+        }
+    }
+
+    /** Moves every active row's columns by {@code d} (right when positive), in place. */
+    private void shift(NDManager step, int d) {
+        int k = active.size();
+        int from0 = d > 0 ? 0 : -d;
+        for (int layer = 0; layer < model.config().numLayers(); layer++) {
+            NDIndex from = new NDIndex(":{}, :, {}:{}", k, from0, end);
+            NDIndex to = new NDIndex(":{}, :, {}:{}", k, from0 + d, end + d);
+            cache.keys[layer].set(to, copy(cache.keys[layer], from, step));
+            cache.values[layer].set(to, copy(cache.values[layer], from, step));
+        }
+        for (Row r : active) r.start += d;
+        end += d;
+    }
+
+    /** A copy of {@code src[index]} owned by {@code step} (the view too, so nothing stays behind in the cache's manager). */
+    private static NDArray copy(NDArray src, NDIndex index, NDManager step) {
+        NDArray view = src.get(index);
+        view.attach(step);
+        NDArray dup = view.duplicate();
+        dup.attach(step);
+        return dup;
+    }
+
+    /** Stops the engine thread; waiting and running requests fail with a shutdown error. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            closed = true;
+            notifyAll();
+        }
+        try {
+            worker.join(60_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
