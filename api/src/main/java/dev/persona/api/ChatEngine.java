@@ -32,8 +32,17 @@ public final class ChatEngine implements AutoCloseable {
     private final Persona model;
     private final VectorShelf vectors;
     private final ContinuousBatcher batcher;
-    /** The tokenizer and template are used from request threads and the engine thread: one at a time. */
+    /** The tokenizer and template are used from request threads and the text thread: one at a time. */
     private final Object textLock = new Object();
+    /**
+     * Turns tokens into text (decoding, stop strings, stream callbacks) in order, off the engine
+     * thread, so that a decode step never waits for the tokenizer.
+     */
+    private final java.util.concurrent.ExecutorService text = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "persona-text");
+        t.setDaemon(true);
+        return t;
+    });
 
     private ChatEngine(Persona model, VectorShelf vectors, ContinuousBatcher batcher) {
         this.model = model;
@@ -55,7 +64,7 @@ public final class ChatEngine implements AutoCloseable {
         return vectors;
     }
 
-    /** Receives a choice's text as it is generated (on the engine thread: return quickly). */
+    /** Receives a choice's text as it is generated (on the engine's text thread: return quickly). */
     public interface Stream {
         /** {@code text} extends choice {@code choice}'s text; {@code logprob} is the token's, when asked for (else null). */
         void delta(int choice, String text, ChatReply.TokenLogprob logprob);
@@ -80,11 +89,19 @@ public final class ChatEngine implements AutoCloseable {
     }
 
     /** Counters for metrics. */
-    public record Stats(int queueDepth, int activeRows, long tokensGenerated, long steps, int maxBatch, int contextTokens, long cacheBytes) { }
+    /**
+     * Counters for metrics.
+     *
+     * @param rowSteps       sum over decode steps of the rows in each (rowSteps / steps = mean batch)
+     * @param stepSeconds    wall time in decode steps
+     * @param prefillSeconds wall time prefilling newcomers
+     */
+    public record Stats(int queueDepth, int activeRows, long tokensGenerated, long steps, long rowSteps, double stepSeconds, double prefillSeconds,
+                        int maxBatch, int contextTokens, long cacheBytes) { }
 
     public Stats stats() {
-        return new Stats(batcher.queueDepth(), batcher.activeRows(), batcher.tokensGenerated(), batcher.steps(), batcher.maxBatch(), batcher.capacity(),
-                batcher.cacheBytes());
+        return new Stats(batcher.queueDepth(), batcher.activeRows(), batcher.tokensGenerated(), batcher.steps(), batcher.rowSteps(), batcher.stepNanos() / 1e9,
+                batcher.prefillNanos() / 1e9, batcher.maxBatch(), batcher.capacity(), batcher.cacheBytes());
     }
 
     /** Answers {@code r}, blocking until every choice is done. */
@@ -205,7 +222,26 @@ public final class ChatEngine implements AutoCloseable {
 
         @Override
         public void token(ContinuousBatcher.Token t) {
+            text.execute(() -> onToken(t));
+        }
+
+        @Override
+        public void finished(ContinuousBatcher.Finish f) {
+            text.execute(() -> onFinish(f));
+        }
+
+        @Override
+        public void failed(RuntimeException e) {
+            text.execute(() -> call.result.completeExceptionally(e));
+        }
+
+        private void onToken(ContinuousBatcher.Token t) {
             if (stoppedText != null) return;
+            if (stream == null && request.stop().isEmpty() && request.topLogprobs() < 0) {
+                // nobody reads the text before the end: decode once, then
+                ids.add(t.id());
+                return;
+            }
             ids.add(t.id());
             String text;
             ChatReply.TokenLogprob lp = null;
@@ -246,8 +282,7 @@ public final class ChatEngine implements AutoCloseable {
             sent = Math.max(sent, safe);
         }
 
-        @Override
-        public void finished(ContinuousBatcher.Finish f) {
+        private void onFinish(ContinuousBatcher.Finish f) {
             String text;
             synchronized (textLock) {
                 text = stoppedText != null ? stoppedText : decode(ids);
@@ -259,11 +294,6 @@ public final class ChatEngine implements AutoCloseable {
                     new ChatReply.Projection(name, layer, f.promptLast().getOrDefault(name, Double.NaN), f.responseAverage().getOrDefault(name, Double.NaN))));
             result = new ChatReply.Choice(index, text, reason, ids.size(), request.topLogprobs() >= 0 ? List.copyOf(logprobs) : null, monitor);
             done.run();
-        }
-
-        @Override
-        public void failed(RuntimeException e) {
-            call.result.completeExceptionally(e);
         }
     }
 
@@ -280,5 +310,6 @@ public final class ChatEngine implements AutoCloseable {
     @Override
     public void close() {
         batcher.close();
+        text.shutdown();
     }
 }

@@ -35,6 +35,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON.")
     boolean json;
 
+    @Option(names = "--serve", description = "Benchmark persona serve instead: the same greedy requests sent one at a time, then by --concurrency clients, over loopback HTTP.")
+    boolean serve;
+
+    @Option(names = "--concurrency", defaultValue = "16", description = "With --serve: clients at once (default ${DEFAULT-VALUE}).")
+    int concurrency;
+
+    @Option(names = "--requests", defaultValue = "64", description = "With --serve: requests per run (default ${DEFAULT-VALUE}).")
+    int requests;
+
     static final class ShapeNames extends ArrayList<String> {
         ShapeNames() {
             super(ModelShapes.names());
@@ -42,15 +51,25 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
+        if (serve) {
+            var r = dev.persona.server.ServeBenchmark.run(new dev.persona.server.ServeBenchmark.Options(model.resolve(), compute.compute(), concurrency, requests, newTokens),
+                    new BarProgress());
+            print(r);
+            return 0;
+        }
         Benchmark.Result r = Benchmark.run(new Benchmark.Options(shape == null ? model.resolve() : null, shape, compute.compute(), batch, promptTokens,
                 newTokens, null), new BarProgress());
+        print(r);
+        return 0;
+    }
+
+    private void print(Object r) {
         if (json) {
             System.out.println(Json.write(r));
         } else {
             Map<String, Object> table = dev.persona.api.JsonText.MAPPER.convertValue(r, new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() { });
             table.forEach((k, v) -> System.out.printf("%-38s %s%n", k, v));
         }
-        return 0;
     }
 }

@@ -20,9 +20,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * steering (interventions masked to that row, so a batch mixes unsteered rows and rows steered by
  * different vectors) and its own probes (projections onto unit directions, for live monitoring).
  *
- * <p>One engine thread owns the model while the batcher is open. A joining prompt is prefilled alone
- * (batch 1, its own interventions active with the prefill semantics of {@link PositionMask}) and its
- * keys and values are copied into one shared cache of [max_batch, kv_heads, capacity, head_dim] per
+ * <p>One engine thread owns the model while the batcher is open. Prompts that join at the same step
+ * are prefilled together (left-padded, each with its own interventions active with the prefill
+ * semantics of {@link PositionMask}) and their keys and values are copied into one shared cache of [max_batch, kv_heads, capacity, head_dim] per
  * layer. The active rows are the cache's first rows; row i's tokens fill columns
  * {@code start_i .. end-1} and every decode step writes column {@code end} for all of them. A longer
  * newcomer shifts the others right; a full cache shifts everything left; a leaving row's place is
@@ -102,6 +102,9 @@ public final class ContinuousBatcher implements AutoCloseable {
     private final Thread worker;
     private final AtomicLong steps = new AtomicLong();
     private final AtomicLong tokens = new AtomicLong();
+    private final AtomicLong stepNanos = new AtomicLong();
+    private final AtomicLong prefillNanos = new AtomicLong();
+    private final AtomicLong rowSteps = new AtomicLong();
     private volatile boolean closed;
     /** Next cache column to write; every active row's tokens end just before it. */
     private int end;
@@ -154,6 +157,21 @@ public final class ContinuousBatcher implements AutoCloseable {
     /** Decode steps run so far. */
     public long steps() {
         return steps.get();
+    }
+
+    /** Wall time spent in decode steps so far, in nanoseconds. */
+    public long stepNanos() {
+        return stepNanos.get();
+    }
+
+    /** Wall time spent prefilling newcomers so far, in nanoseconds. */
+    public long prefillNanos() {
+        return prefillNanos.get();
+    }
+
+    /** Sum over decode steps of the rows in each: divided by {@link #steps()}, the mean batch. */
+    public long rowSteps() {
+        return rowSteps.get();
     }
 
     /** Tokens generated so far. */
@@ -290,8 +308,12 @@ public final class ContinuousBatcher implements AutoCloseable {
                 while (!queue.isEmpty() && active.size() + joining.size() < maxBatch) joining.add(queue.poll());
             }
             try {
-                for (Pending p : joining) admit(p);
+                long t0 = System.nanoTime();
+                if (!joining.isEmpty()) admit(joining);
+                long t1 = System.nanoTime();
+                prefillNanos.addAndGet(t1 - t0);
                 if (!active.isEmpty()) step();
+                stepNanos.addAndGet(System.nanoTime() - t1);
             } catch (RuntimeException e) {
                 // a failed pass fails its rows, not the server: every running row gets the error, the batch restarts empty
                 for (Row r : active) r.request.listener().failed(e);
@@ -308,54 +330,67 @@ public final class ContinuousBatcher implements AutoCloseable {
         cache.close();
     }
 
-    /** Prefills a newcomer alone, samples its first token and moves its keys and values into the shared cache. */
-    private void admit(Pending p) {
-        Row row = new Row(p.request(), p.handle());
-        if (p.handle().cancelled()) {
-            row.finished = "cancelled";
-            row.request.listener().finished(row.finish());
-            return;
+    /**
+     * Prefills the newcomers together (left-padded to the longest, each with its own interventions
+     * and the prefill semantics of its masks), samples their first tokens and moves their keys and
+     * values into the shared cache, right-aligned at the current end.
+     */
+    private void admit(List<Pending> joining) {
+        List<Row> rows = new ArrayList<>();
+        for (Pending p : joining) {
+            Row row = new Row(p.request(), p.handle());
+            if (p.handle().cancelled() || row.maxNew == 0) {
+                row.finished = p.handle().cancelled() ? "cancelled" : "length";
+                row.request.listener().finished(row.finish());
+            } else {
+                rows.add(row);
+            }
         }
-        int[] prompt = p.request().prompt();
-        int n = prompt.length;
-        if (row.maxNew == 0) {
-            row.finished = "length";
-            row.request.listener().finished(row.finish());
-            return;
-        }
+        if (rows.isEmpty()) return;
+        int b = rows.size();
+        int t = rows.stream().mapToInt(r -> r.request.prompt().length).max().orElseThrow();
         int vocab = model.config().vocabSize();
-        long[] ids = new long[n];
-        int[][] pos = new int[1][n];
-        boolean[][] valid = new boolean[1][n];
-        for (int j = 0; j < n; j++) {
-            ids[j] = prompt[j];
-            pos[0][j] = j;
-            valid[0][j] = true;
+        long[] ids = new long[b * t];
+        int[][] pos = new int[b][t];
+        boolean[][] valid = new boolean[b][t];
+        List<HookedTransformer.RowHook> hooks = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            int[] prompt = rows.get(i).request.prompt();
+            int pad = t - prompt.length;
+            for (int j = 0; j < t; j++) {
+                valid[i][j] = j >= pad;
+                pos[i][j] = Math.max(0, j - pad);
+                ids[i * t + j] = j >= pad ? prompt[j - pad] : 0;
+            }
+            hooks.addAll(rows.get(i).hooks(i, true));
         }
         float[] logits;
-        try (KVCache own = new KVCache(model.manager(), model.config(), 1, n); NDManager step = model.manager().newSubManager()) {
-            NDArray l = model.run(step, step.create(ids, new Shape(1, n)), new HookedTransformer.PassInfo(true, pos, valid, row.hooks(0, true)),
-                    valid, own, 0, true);
+        try (KVCache own = new KVCache(model.manager(), model.config(), b, t); NDManager step = model.manager().newSubManager()) {
+            NDArray l = model.run(step, step.create(ids, new Shape(b, t)), new HookedTransformer.PassInfo(true, pos, valid, hooks), valid, own, 0, true);
             logits = l.toFloatArray();
-            int r = active.size();
             if (active.isEmpty()) {
-                end = n;
-            } else if (n > end) {
-                shift(step, n - end);
+                end = t;
+            } else if (t > end) {
+                shift(step, t - end);
             }
-            row.start = end - n;
-            for (int layer = 0; layer < model.config().numLayers(); layer++) {
-                NDIndex to = new NDIndex("{}, :, {}:{}", r, row.start, end);
-                NDIndex from = new NDIndex("0, :, 0:{}", n);
-                cache.keys[layer].set(to, copy(own.keys[layer], from, step));
-                cache.values[layer].set(to, copy(own.values[layer], from, step));
+            for (int i = 0; i < b; i++) {
+                Row row = rows.get(i);
+                int n = row.request.prompt().length;
+                int r = active.size();
+                row.start = end - n;
+                for (int layer = 0; layer < model.config().numLayers(); layer++) {
+                    NDIndex to = new NDIndex("{}, :, {}:{}", r, row.start, end);
+                    NDIndex from = new NDIndex("{}, :, {}:{}", i, t - n, t);
+                    cache.keys[layer].set(to, copy(own.keys[layer], from, step));
+                    cache.values[layer].set(to, copy(own.values[layer], from, step));
+                }
+                row.nextPos = n;
+                // the row holds its place from here on; if its first token ends it, the next step's retire() frees it
+                active.add(row);
+                activeCount = active.size();
             }
         }
-        row.nextPos = n;
-        // the row holds its place from here on; if its first token ends it, the next step's retire() frees it
-        active.add(row);
-        activeCount = active.size();
-        row.accept(logits, 0, vocab);
+        for (int i = 0; i < b; i++) rows.get(i).accept(logits, i * vocab, vocab);
     }
 
     /** One decode step for every active row. */
@@ -395,6 +430,7 @@ public final class ContinuousBatcher implements AutoCloseable {
         }
         end++;
         steps.incrementAndGet();
+        rowSteps.addAndGet(k);
         for (int i = 0; i < k; i++) active.get(i).accept(logits, i * vocab, vocab);
         retire();
     }

@@ -106,7 +106,9 @@ final class OpenAiProtocol {
         JsonNode so = b.get("stream_options");
         if (so != null && so.isObject()) usage = bool(so, "include_usage", false);
         long sd = seed != null ? seed : ThreadLocalRandom.current().nextInt();
-        GenerationOptions g = new GenerationOptions(maxTokens == null ? DEFAULT_MAX_TOKENS : maxTokens, temperature, topP, 0, sd, null);
+        // ignore_eos (as vLLM takes it): generate max_tokens whatever the model says, for benchmarks
+        GenerationOptions g = new GenerationOptions(maxTokens == null ? DEFAULT_MAX_TOKENS : maxTokens, temperature, topP, 0, sd,
+                bool(b, "ignore_eos", false) ? java.util.Set.of() : null);
         ChatRequest r = new ChatRequest(messages, prompt, g, n == null ? 1 : n, stop, top, List.of(), List.of(), List.of());
         JsonNode p = b.get("persona");
         if (p != null && !p.isNull()) {

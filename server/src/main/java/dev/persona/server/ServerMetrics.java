@@ -36,6 +36,9 @@ final class ServerMetrics {
         Gauge.builder("persona_kv_cache_bytes", engine, e -> e.stats().cacheBytes()).description("bytes of the preallocated KV cache").register(registry);
         FunctionCounter.builder("persona_generated_tokens", engine, e -> e.stats().tokensGenerated()).description("tokens generated").register(registry);
         FunctionCounter.builder("persona_decode_steps", engine, e -> e.stats().steps()).description("batched decode steps run").register(registry);
+        FunctionCounter.builder("persona_decode_row_steps", engine, e -> e.stats().rowSteps()).description("rows summed over decode steps (over steps: the mean batch size)").register(registry);
+        FunctionCounter.builder("persona_decode_seconds", engine, e -> e.stats().stepSeconds()).description("time in decode steps").register(registry);
+        FunctionCounter.builder("persona_prefill_seconds", engine, e -> e.stats().prefillSeconds()).description("time prefilling prompts").register(registry);
         Gauge.builder("persona_tokens_per_second", this, ServerMetrics::tokensPerSecond).description("tokens generated per second over the last 10 s").register(registry);
     }
 
