@@ -22,7 +22,7 @@ import java.util.concurrent.Future;
  * The server under load, over loopback HTTP: the same greedy requests sent one at a time and then by
  * {@code concurrency} clients at once; tokens/s of each, the speed-up, and request latency
  * percentiles. Every request generates exactly {@code maxTokens} ({@code ignore_eos}), so the two
- * runs do the same work.
+ * runs do the same work; a concurrent wave and a few requests alone warm the JVM and libtorch first.
  */
 public final class ServeBenchmark {
     private ServeBenchmark() { }
@@ -65,7 +65,19 @@ public final class ServeBenchmark {
                 bodies.add("{\"model\":\"bench\",\"messages\":[{\"role\":\"user\",\"content\":\"" + questions[i % questions.length] + "\"}],"
                         + "\"temperature\":0,\"ignore_eos\":true,\"max_tokens\":" + o.maxTokens() + "}");
             }
-            send(http, url, bodies.get(0));
+            // warm-up (JIT, libtorch's allocator and kernels at every batch size): one concurrent wave, then a few alone
+            ExecutorService warm = Executors.newFixedThreadPool(o.concurrency());
+            try {
+                List<Future<Long>> w = new ArrayList<>();
+                for (int i = 0; i < 2 * o.concurrency(); i++) {
+                    String body = bodies.get(i % bodies.size());
+                    w.add(warm.submit(() -> send(http, url, body)));
+                }
+                for (Future<Long> f : w) f.get();
+            } finally {
+                warm.shutdownNow();
+            }
+            for (int i = 0; i < 4; i++) send(http, url, bodies.get(i % bodies.size()));
             double[] seqLatency = new double[o.requests()];
             long seqTokens = 0;
             long t0 = System.nanoTime();
