@@ -57,6 +57,140 @@ public final class CheckpointDrift {
 
     public static DriftResult run(DriftOptions o, Progress progress) {
         Progress p = Progress.orNone(progress);
+        Plan plan = plan(o);
+        Path out = o.out();
+        return Io.locked(out, "persona drift", () -> {
+            try (Judge j = plan.evalSpec == null ? null : Judges.open(o.judge(), o.compute().precision(), p)) {
+                return measure(plan, j, p);
+            }
+        });
+    }
+
+    /**
+     * What a drift run measures, resolved and checked from its options before any model loads: the
+     * checkpoints in order, the vectors with unique labels, where each is probed (its trait's
+     * evaluation prompts at its layer) and the evaluation trait. {@link #measureBase} and
+     * {@link #score} are the two kinds of work, so a distributed job can run them as tasks (one per
+     * checkpoint) and {@link #assemble} the table as {@code persona drift} does.
+     */
+    public static final class Plan {
+        private final DriftOptions options;
+        private final List<Path> checkpoints;
+        private final List<VectorRef> vectors;
+        private final List<String> labels;
+        private final List<Probe> probes;
+        private final Map<String, List<List<ChatMessage>>> promptSets;
+        private final TraitSpec evalSpec;
+
+        private Plan(DriftOptions options, List<Path> checkpoints, List<VectorRef> vectors, List<String> labels, List<Probe> probes,
+                     Map<String, List<List<ChatMessage>>> promptSets, TraitSpec evalSpec) {
+            this.options = options;
+            this.checkpoints = checkpoints;
+            this.vectors = vectors;
+            this.labels = labels;
+            this.probes = probes;
+            this.promptSets = promptSets;
+            this.evalSpec = evalSpec;
+        }
+
+        public DriftOptions options() {
+            return options;
+        }
+
+        /** The checkpoints, explicit ones first, then the run's checkpoint-N folders in step order and its final model. */
+        public List<Path> checkpoints() {
+            return checkpoints;
+        }
+
+        /** Each vector's label in the table: its trait, or "trait (file)" when two share one. */
+        public List<String> labels() {
+            return labels;
+        }
+
+        /**
+         * The base model's mean last-prompt activation for every distinct probe, in the order of
+         * {@link #distinctProbes()} (d_model doubles each).
+         */
+        public double[][] measureBase() {
+            List<Probe> distinct = distinctProbes();
+            double[][] means = new double[distinct.size()][];
+            try (ChatModel b = options.compute().chat(options.base())) {
+                for (int i = 0; i < distinct.size(); i++) means[i] = Drift.meanLastPrompt(b, promptSets.get(distinct.get(i).trait()), distinct.get(i).layer());
+            }
+            return means;
+        }
+
+        /** The probes without repeats (two vectors of one trait and layer share one). */
+        List<Probe> distinctProbes() {
+            return probes.stream().distinct().toList();
+        }
+
+        /**
+         * One checkpoint's shifts along every vector (in vector order) against {@code baseMeans}
+         * (from {@link #measureBase}), and its judged trait rate when the plan has an evaluation trait
+         * ({@code judge} must then be open; NaN otherwise).
+         */
+        public CheckpointScore score(Path checkpoint, double[][] baseMeans, Judge judge) {
+            List<Probe> distinct = distinctProbes();
+            // an adapter is merged onto the base, whatever hub name its adapter_config.json records
+            try (ChatModel m = LoraAdapter.isAdapter(checkpoint) ? options.compute().chatAdapted(options.base(), checkpoint) : options.compute().chat(checkpoint)) {
+                double rate = evalSpec != null ? traitRate(m, evalSpec, judge, options) : Double.NaN;
+                Map<Probe, double[]> means = new HashMap<>();
+                double[] shifts = new double[vectors.size()];
+                for (int i = 0; i < vectors.size(); i++) {
+                    Probe pr = probes.get(i);
+                    double[] mean = means.computeIfAbsent(pr, k -> Drift.meanLastPrompt(m, promptSets.get(k.trait()), k.layer()));
+                    shifts[i] = Drift.shift(baseMeans[distinct.indexOf(pr)], mean, vectors.get(i).vector().layer(pr.layer()));
+                }
+                return new CheckpointScore(rate, shifts);
+            }
+        }
+
+        /**
+         * The table of {@code persona drift} from every checkpoint's score (in {@link #checkpoints()}
+         * order): rows, whether a shift passed the threshold, trait rates and per-vector correlations.
+         * Paths to files are null; {@link CheckpointDrift#run} adds them when it writes the files.
+         */
+        public DriftResult assemble(List<CheckpointScore> scores) {
+            List<DriftResult.Row> rows = new ArrayList<>();
+            List<Double> rates = new ArrayList<>();
+            boolean passed = false;
+            for (int ci = 0; ci < checkpoints.size(); ci++) {
+                Path c = checkpoints.get(ci);
+                CheckpointScore sc = scores.get(ci);
+                if (evalSpec != null) rates.add(sc.rate());
+                int step = c.getFileName().toString().matches("checkpoint-\\d+") ? Finetune.stepOf(c) : -1;
+                for (int i = 0; i < vectors.size(); i++) {
+                    double shift = sc.shifts()[i];
+                    rows.add(new DriftResult.Row(c.toString(), step, labels.get(i), vectors.get(i).source(), probes.get(i).layer(), shift));
+                    if (options.threshold() != null && shift > options.threshold()) passed = true;
+                }
+            }
+            Map<String, MonitorResult.Correlation> corr = null;
+            if (evalSpec != null) {
+                corr = new LinkedHashMap<>();
+                double[] rateArray = rates.stream().mapToDouble(Double::doubleValue).toArray();
+                for (String label : labels) {
+                    double[] shifts = rows.stream().filter(r -> r.vector().equals(label)).mapToDouble(DriftResult.Row::shift).toArray();
+                    double r = Stats.pearson(shifts, rateArray);
+                    double[] ci = Stats.pearsonInterval(r, shifts.length);
+                    corr.put(label, new MonitorResult.Correlation(r, ci[0], ci[1], shifts.length));
+                }
+            }
+            return new DriftResult(rows, passed, evalSpec == null ? null : rates, corr, null, null, null);
+        }
+
+        /** Whether checkpoints are judged (an evaluation trait was given): callers then open {@code options().judge()}. */
+        public boolean judged() {
+            return evalSpec != null;
+        }
+    }
+
+    /** One checkpoint's measurement: its trait rate (NaN unless judged) and its shift along each vector, in vector order. */
+    public record CheckpointScore(double rate, double[] shifts) implements java.io.Serializable { }
+
+    /** {@code o} resolved and checked: checkpoints, vectors, labels, probes and prompt sets (nothing is loaded but configs and vector files). */
+    public static Plan plan(DriftOptions o) {
         Path base = o.base();
         if (!Files.isDirectory(base)) throw new PersonaException("--base " + base + " is not a directory", "pass the model directory the checkpoints were finetuned from");
         List<Path> ckpts = checkpoints(o);
@@ -86,56 +220,39 @@ public final class CheckpointDrift {
             probes.add(new Probe(traitName, o.layer() != null ? o.layer() : v.defaultLayer()));
         }
         TraitSpec evalSpec = o.evalTrait() == null ? null : TraitLibrary.load(o.evalTrait(), "eval");
-        Path out = o.out();
-        return Io.locked(out, "persona drift", () -> {
-            try (Judge j = evalSpec == null ? null : Judges.open(o.judge(), o.compute().precision(), p)) {
-                return measure(o, ckpts, vs, labels, probes, promptSets, evalSpec, j, p);
-            }
-        });
+        return new Plan(o, ckpts, vs, labels, probes, promptSets, evalSpec);
     }
 
-    private static DriftResult measure(DriftOptions o, List<Path> ckpts, List<VectorRef> vs, List<String> labels, List<Probe> probes,
-                                       Map<String, List<List<ChatMessage>>> promptSets, TraitSpec evalSpec, Judge j, Progress p) throws IOException {
+    private static DriftResult measure(Plan plan, Judge j, Progress p) throws IOException {
+        DriftOptions o = plan.options;
         Path out = o.out();
         // the journal's name carries the run's identity: other vectors, prompts or judge start a journal of their own
-        Journal journal = Journal.named(out, "drift_checkpoints-", runId(o, vs, probes, j));
+        Journal journal = Journal.named(out, "drift_checkpoints-", runId(o, plan.vectors, plan.probes, j));
         if (journal.size() > 0) p.note("resuming: " + journal.size() + " results already in " + out);
-        Map<Probe, double[]> baseMeans = baseMeans(o, journal, probes, promptSets);
-        List<DriftResult.Row> rows = new ArrayList<>();
-        List<Double> rates = new ArrayList<>();
-        boolean passed = false;
-        for (int ci = 0; ci < ckpts.size(); ci++) {
-            Path c = ckpts.get(ci);
+        double[][] baseMeans = baseMeans(plan, journal);
+        List<CheckpointScore> scores = new ArrayList<>();
+        for (int ci = 0; ci < plan.checkpoints.size(); ci++) {
+            Path c = plan.checkpoints.get(ci);
             String key = "checkpoint|" + identity(c);
             if (!journal.has(key)) {
-                // an adapter is merged onto the base, whatever hub name its adapter_config.json records
-                try (ChatModel m = LoraAdapter.isAdapter(c) ? o.compute().chatAdapted(o.base(), c) : o.compute().chat(c)) {
-                    ObjectNode record = journal.newRecord(key);
-                    if (evalSpec != null) Journal.putNumber(record, "rate", traitRate(m, evalSpec, j, o));
-                    Map<Probe, double[]> means = new HashMap<>();
-                    ArrayNode shifts = record.putArray("shifts");
-                    for (int i = 0; i < vs.size(); i++) {
-                        Probe pr = probes.get(i);
-                        double[] mean = means.computeIfAbsent(pr, k -> Drift.meanLastPrompt(m, promptSets.get(k.trait()), k.layer()));
-                        shifts.add(Drift.shift(baseMeans.get(pr), mean, vs.get(i).vector().layer(pr.layer())));
-                    }
-                    journal.append(List.of(record));
-                }
+                CheckpointScore sc = plan.score(c, baseMeans, j);
+                ObjectNode record = journal.newRecord(key);
+                if (plan.evalSpec != null) Journal.putNumber(record, "rate", sc.rate());
+                ArrayNode shifts = record.putArray("shifts");
+                for (double x : sc.shifts()) shifts.add(x);
+                journal.append(List.of(record));
             }
             JsonNode done = journal.get(key);
-            if (evalSpec != null) rates.add(Journal.number(done.get("rate")));
-            int step = c.getFileName().toString().matches("checkpoint-\\d+") ? Finetune.stepOf(c) : -1;
-            for (int i = 0; i < vs.size(); i++) {
-                double shift = done.get("shifts").get(i).asDouble();
-                rows.add(new DriftResult.Row(c.toString(), step, labels.get(i), vs.get(i).source(), probes.get(i).layer(), shift));
-                if (o.threshold() != null && shift > o.threshold()) passed = true;
-            }
-            p.update("checkpoints", ci + 1, ckpts.size());
+            double[] shifts = new double[plan.vectors.size()];
+            for (int i = 0; i < shifts.length; i++) shifts[i] = done.get("shifts").get(i).asDouble();
+            scores.add(new CheckpointScore(plan.evalSpec != null ? Journal.number(done.get("rate")) : Double.NaN, shifts));
+            p.update("checkpoints", ci + 1, plan.checkpoints.size());
         }
-        write(out, rows);
+        DriftResult r = plan.assemble(scores);
+        write(out, r.rows());
         Map<String, double[][]> series = new LinkedHashMap<>();
-        for (String label : labels) {
-            List<DriftResult.Row> mine = rows.stream().filter(r -> r.vector().equals(label)).toList();
+        for (String label : plan.labels) {
+            List<DriftResult.Row> mine = r.rows().stream().filter(x -> x.vector().equals(label)).toList();
             double[] x = new double[mine.size()], y = new double[mine.size()];
             for (int k = 0; k < mine.size(); k++) {
                 x[k] = mine.get(k).step() >= 0 ? mine.get(k).step() : k;
@@ -144,18 +261,8 @@ public final class CheckpointDrift {
             series.put("shift along " + label, new double[][] {x, y});
         }
         Charts.lines(out.resolve("drift.png"), "Finetuning shift along trait vectors", "step (or checkpoint index)", "projection shift", series);
-        Map<String, MonitorResult.Correlation> corr = null;
-        if (evalSpec != null) {
-            corr = new LinkedHashMap<>();
-            double[] rateArray = rates.stream().mapToDouble(Double::doubleValue).toArray();
-            for (String label : labels) {
-                double[] shifts = rows.stream().filter(r -> r.vector().equals(label)).mapToDouble(DriftResult.Row::shift).toArray();
-                double r = Stats.pearson(shifts, rateArray);
-                double[] ci = Stats.pearsonInterval(r, shifts.length);
-                corr.put(label, new MonitorResult.Correlation(r, ci[0], ci[1], shifts.length));
-            }
-        }
-        return new DriftResult(rows, passed, evalSpec == null ? null : rates, corr, out.resolve("drift.arrow"), out.resolve("drift.csv"), out.resolve("drift.png"));
+        return new DriftResult(r.rows(), r.thresholdPassed(), r.traitRates(), r.correlationShiftVsRate(), out.resolve("drift.arrow"), out.resolve("drift.csv"),
+                out.resolve("drift.png"));
     }
 
     /** Unique names for the vectors: the trait, or "trait (file name)" when two share a trait. */
@@ -199,31 +306,26 @@ public final class CheckpointDrift {
         return ckpts;
     }
 
-    /** The base model's mean last-prompt activation per probe, from the journal or measured (and journaled) now. */
-    private static Map<Probe, double[]> baseMeans(DriftOptions o, Journal journal, List<Probe> probes,
-                                                  Map<String, List<List<ChatMessage>>> promptSets) throws IOException {
-        Map<Probe, double[]> means = new LinkedHashMap<>();
-        String key = "base|" + identity(o.base());
+    /** The base model's mean last-prompt activation per distinct probe, from the journal or measured (and journaled) now. */
+    private static double[][] baseMeans(Plan plan, Journal journal) throws IOException {
+        List<Probe> distinct = plan.distinctProbes();
+        String key = "base|" + identity(plan.options.base());
         JsonNode saved = journal.get(key);
         if (saved == null) {
+            double[][] means = plan.measureBase();
             ObjectNode record = journal.newRecord(key);
-            try (ChatModel b = o.compute().chat(o.base())) {
-                for (Probe p : probes) {
-                    if (means.containsKey(p)) continue;
-                    double[] mean = Drift.meanLastPrompt(b, promptSets.get(p.trait()), p.layer());
-                    means.put(p, mean);
-                    ArrayNode a = record.putArray(p.trait() + "@" + p.layer());
-                    for (double v : mean) a.add(v);
-                }
+            for (int i = 0; i < distinct.size(); i++) {
+                ArrayNode a = record.putArray(distinct.get(i).trait() + "@" + distinct.get(i).layer());
+                for (double v : means[i]) a.add(v);
             }
             journal.append(List.of(record));
             return means;
         }
-        for (Probe p : probes) {
-            JsonNode a = saved.get(p.trait() + "@" + p.layer());
-            double[] mean = new double[a.size()];
-            for (int i = 0; i < mean.length; i++) mean[i] = a.get(i).asDouble();
-            means.put(p, mean);
+        double[][] means = new double[distinct.size()][];
+        for (int i = 0; i < distinct.size(); i++) {
+            JsonNode a = saved.get(distinct.get(i).trait() + "@" + distinct.get(i).layer());
+            means[i] = new double[a.size()];
+            for (int k = 0; k < a.size(); k++) means[i][k] = a.get(k).asDouble();
         }
         return means;
     }

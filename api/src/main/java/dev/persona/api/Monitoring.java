@@ -80,6 +80,19 @@ public final class Monitoring {
         });
     }
 
+    /**
+     * Projections of a batch of conversations onto {@code vector}'s {@code kind} direction at vector
+     * row {@code layer} (null: the vector's default): the last prompt token and, for a conversation
+     * ending with an assistant turn, the response average. No judge, files or journal: what a
+     * distributed job calls per partition. Row indices are positions in {@code conversations}.
+     */
+    public static List<Monitor.Row> project(Persona m, VectorRef vector, Integer layer, String kind, List<Conversation> conversations) {
+        int l = layer != null ? layer : vector.defaultLayer();
+        float[] direction = vector.vector().layer(kind == null ? "response_avg" : kind, l);
+        List<Monitor.Item> items = conversations.stream().map(c -> new Monitor.Item(c.messages(), c.condition())).toList();
+        return Monitor.run(m.chatModel(), items, direction, l, false, null, "", null);
+    }
+
     /** The conversations' text and labels, for the journal's identity. */
     private static String contentOf(List<Conversation> conversations) {
         StringBuilder sb = new StringBuilder();

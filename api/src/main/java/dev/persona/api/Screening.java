@@ -54,23 +54,59 @@ public final class Screening {
             List<Screen.Score> scores = Screen.run(m.chatModel(), convs, vector.vector().layer(l), l, o.baseReplies(), o.maxTokens(),
                     out.resolve("base_replies.jsonl"), runId, (done, total) -> p.update("base replies", done, total),
                     (stage, done, total) -> p.update("project " + stage, done, total));
-            List<Screen.Score> ranked = new ArrayList<>(scores);
-            Comparator<Screen.Score> byScore = Comparator.comparingDouble(s -> o.baseReplies() ? s.difference() : s.cheap());
-            ranked.sort(byScore.reversed());
-            int k = o.top() != null ? Math.min(o.top(), ranked.size()) : (int) Math.ceil(ranked.size() * (100 - o.percentile()) / 100.0);
-            Set<Integer> flagged = new HashSet<>();
-            for (int i = 0; i < k; i++) flagged.add(ranked.get(i).index());
+            Flagging f = flag(scores, o);
+            Set<Integer> flagged = f.flagged();
+            int k = f.count();
             List<String> flaggedLines = new ArrayList<>(), kept = new ArrayList<>();
             for (int i = 0; i < lines.size(); i++) (flagged.contains(i) ? flaggedLines : kept).add(lines.get(i).text());
             Files.write(out.resolve("flagged.jsonl"), flaggedLines, StandardCharsets.UTF_8);
             Files.write(out.resolve("filtered.jsonl"), kept, StandardCharsets.UTF_8);
-            Integer[] rank = new Integer[scores.size()];
-            for (int i = 0; i < ranked.size(); i++) rank[ranked.get(i).index()] = i + 1;
+            Integer[] rank = f.rank();
             writeArrow(out.resolve("screen.arrow"), scores, rank, flagged);
             List<Integer> flaggedIndices = flagged.stream().sorted().toList();
             return new ScreenResult(scores.size(), k, o.baseReplies() ? "projection_difference" : "cheap_score", l, out.resolve("flagged.jsonl"),
                     out.resolve("filtered.jsonl"), out.resolve("screen.arrow"), scores, List.of(rank), flaggedIndices);
         });
+    }
+
+    /**
+     * The ranking and the flags: samples ordered by the score in use (projection difference with
+     * base replies, else the cheap score), highest first, ties in dataset order; the first
+     * {@code top} (or those at or above the {@code percentile}) flagged.
+     *
+     * @param rank    1-based rank of each sample, indexed by {@link Screen.Score#index()} (0..n-1)
+     * @param flagged indices of the flagged samples
+     */
+    public record Flagging(int count, Integer[] rank, Set<Integer> flagged) { }
+
+    /** {@link Flagging} of {@code scores}, whose indices are 0..n-1, as {@code persona screen} ranks and flags them. */
+    public static Flagging flag(List<Screen.Score> scores, ScreenOptions o) {
+        List<Screen.Score> ranked = new ArrayList<>(scores);
+        Comparator<Screen.Score> byScore = Comparator.comparingDouble(s -> o.baseReplies() ? s.difference() : s.cheap());
+        // a stable sort: equal scores keep dataset order
+        ranked.sort(byScore.reversed());
+        int k = o.top() != null ? Math.min(o.top(), ranked.size()) : (int) Math.ceil(ranked.size() * (100 - o.percentile()) / 100.0);
+        Set<Integer> flagged = new HashSet<>();
+        for (int i = 0; i < k; i++) flagged.add(ranked.get(i).index());
+        Integer[] rank = new Integer[scores.size()];
+        for (int i = 0; i < ranked.size(); i++) rank[ranked.get(i).index()] = i + 1;
+        return new Flagging(k, rank, flagged);
+    }
+
+    /**
+     * Scores of a batch of samples (each ending with an assistant turn) with no files and no journal:
+     * the projection difference (with {@code o.baseReplies()}, generating the base model's greedy
+     * reply of up to {@code o.maxTokens()}) and the cheap score, at {@code o.layer()} (null: the
+     * vector's default). Score indices are positions in {@code samples}. What a distributed job calls
+     * per partition; {@link #run} is this plus ranking, files and a journal.
+     */
+    public static List<Screen.Score> score(Persona m, VectorRef vector, List<List<ChatMessage>> samples, ScreenOptions o) {
+        int l = o.layer() != null ? o.layer() : vector.defaultLayer();
+        try {
+            return Screen.run(m.chatModel(), samples, vector.vector().layer(l), l, o.baseReplies(), o.maxTokens(), null, "", null);
+        } catch (IOException e) {
+            throw new IllegalStateException("screening without a journal does no I/O", e);
+        }
     }
 
     private static void writeArrow(Path file, List<Screen.Score> scores, Integer[] rank, Set<Integer> flagged) throws IOException {
