@@ -7,9 +7,10 @@ import java.util.Map;
 
 /**
  * One loaded model per executor JVM and spec, made on first use and shared by every task the JVM
- * runs. A {@link Persona} computes one call at a time, so tasks take turns batch by batch
- * ({@code synchronized} on the returned {@link Loaded}); for throughput give each executor one task
- * slot and all its cores to libtorch (docs/SCALING.md).
+ * runs. A {@link Persona} computes one call at a time, so the tasks' batches run one after another
+ * on the model's own thread ({@link Loaded#call}): libtorch then keeps one pool of worker threads
+ * instead of one per calling task, which on 2 cores made two tasks 46% slower than one
+ * (docs/SCALING.md).
  */
 final class ExecutorModels {
     /** A model on this JVM and how long it took to load. */
@@ -17,10 +18,27 @@ final class ExecutorModels {
         final Persona persona;
         final double loadSeconds;
         private final Map<String, VectorRef> vectors = new HashMap<>();
+        private final java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "persona-model");
+            t.setDaemon(true);
+            return t;
+        });
 
         Loaded(Persona persona, double loadSeconds) {
             this.persona = persona;
             this.loadSeconds = loadSeconds;
+        }
+
+        /** Runs {@code work} on the model's thread, after the batches queued before it; rethrows its failure. */
+        <T> T call(java.util.function.Function<Persona, T> work) {
+            try {
+                return thread.submit(() -> work.apply(persona)).get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for the model", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+            }
         }
 
         /** A vector file (local path or Hadoop URI), read once. */
@@ -33,7 +51,7 @@ final class ExecutorModels {
 
     private ExecutorModels() { }
 
-    static synchronized Loaded get(ModelSpec spec, org.apache.spark.util.LongAccumulator loads) {
+    static synchronized Loaded get(ModelSpec spec, org.apache.spark.util.LongAccumulator loads, org.apache.spark.util.DoubleAccumulator loadSeconds) {
         Loaded l = MODELS.get(spec);
         if (l == null) {
             long t0 = System.nanoTime();
@@ -41,6 +59,7 @@ final class ExecutorModels {
             l = new Loaded(p, (System.nanoTime() - t0) / 1e9);
             MODELS.put(spec, l);
             if (loads != null) loads.add(1);
+            if (loadSeconds != null) loadSeconds.add(l.loadSeconds);
         }
         return l;
     }

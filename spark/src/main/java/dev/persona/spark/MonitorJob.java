@@ -46,7 +46,7 @@ public final class MonitorJob {
     }
 
     @com.fasterxml.jackson.databind.annotation.JsonNaming(com.fasterxml.jackson.databind.PropertyNamingStrategies.SnakeCaseStrategy.class)
-    public record Result(long conversations, long rejects, int vectors, String projections, String rejectsTable, long modelLoads, double seconds) { }
+    public record Result(long conversations, long rejects, int vectors, String projections, String rejectsTable, long modelLoads, double modelLoadSeconds, double seconds) { }
 
     /** One output row, or a reject (vector null, reason set). */
     public record Projected(long id, String condition, String vector, int layer, double promptLast, double response, String line, String reject)
@@ -58,9 +58,10 @@ public final class MonitorJob {
         JobOutput out = JobOutput.prepare(o.out(), o.overwrite(), sc.hadoopConfiguration());
         LongAccumulator done = sc.sc().longAccumulator("persona conversations projected");
         LongAccumulator loads = sc.sc().longAccumulator("persona model loads");
+        org.apache.spark.util.DoubleAccumulator loadSeconds = sc.sc().doubleAccumulator("persona model load seconds");
         JavaPairRDD<String, Long> samples = Inputs.samples(spark, o.data(), Inputs.format(o.data(), o.format()));
         if (o.partitions() > 0) samples = samples.repartition(o.partitions());
-        JavaRDD<Projected> projected = samples.mapPartitions(it -> partition(it, o, done, loads)).persist(StorageLevel.MEMORY_AND_DISK());
+        JavaRDD<Projected> projected = samples.mapPartitions(it -> partition(it, o, done, loads, loadSeconds)).persist(StorageLevel.MEMORY_AND_DISK());
         try {
             StructType schema = new StructType().add("id", DataTypes.LongType).add("condition", DataTypes.StringType).add("vector", DataTypes.StringType)
                     .add("layer", DataTypes.IntegerType).add("projection_prompt_last", DataTypes.DoubleType).add("projection_response", DataTypes.DoubleType);
@@ -72,7 +73,7 @@ public final class MonitorJob {
                     .write().parquet(out.table("rejects"));
             long rejects = projected.filter(p -> p.reject() != null).count();
             long convs = projected.filter(p -> p.reject() == null).map(Projected::id).distinct().count();
-            Result r = new Result(convs, rejects, o.vectors().size(), out.table("projections"), out.table("rejects"), loads.value(), (System.nanoTime() - t0) / 1e9);
+            Result r = new Result(convs, rejects, o.vectors().size(), out.table("projections"), out.table("rejects"), loads.value(), loadSeconds.value(), (System.nanoTime() - t0) / 1e9);
             out.finish(JsonText.write(r));
             return r;
         } finally {
@@ -80,8 +81,9 @@ public final class MonitorJob {
         }
     }
 
-    static Iterator<Projected> partition(Iterator<scala.Tuple2<String, Long>> it, Options o, LongAccumulator done, LongAccumulator loads) {
-        ExecutorModels.Loaded model = ExecutorModels.get(o.model(), loads);
+    static Iterator<Projected> partition(Iterator<scala.Tuple2<String, Long>> it, Options o, LongAccumulator done, LongAccumulator loads,
+                                      org.apache.spark.util.DoubleAccumulator loadSeconds) {
+        ExecutorModels.Loaded model = ExecutorModels.get(o.model(), loads, loadSeconds);
         List<VectorRef> vectors = new ArrayList<>();
         for (String v : o.vectors()) vectors.add(model.vector(v));
         List<Projected> out = new ArrayList<>();
@@ -98,15 +100,14 @@ public final class MonitorJob {
                 out.add(new Projected(t._2(), null, null, -1, Double.NaN, Double.NaN, t._1(), e.getMessage().split("\n")[0]));
             }
             if (convs.size() == o.batch() || !it.hasNext() && !convs.isEmpty()) {
-                synchronized (model) {
-                    for (int v = 0; v < vectors.size(); v++) {
-                        VectorRef ref = vectors.get(v);
-                        int layer = o.layer() != null ? o.layer() : ref.defaultLayer();
-                        List<Monitor.Row> rows = Monitoring.project(model.persona, ref, layer, o.kind(), convs);
-                        for (int i = 0; i < rows.size(); i++) {
-                            out.add(new Projected(ids.get(i), convs.get(i).condition(), VectorNames.stem(o.vectors().get(v)), layer, rows.get(i).promptLast(),
-                                    rows.get(i).response(), null, null));
-                        }
+                for (int v = 0; v < vectors.size(); v++) {
+                    VectorRef ref = vectors.get(v);
+                    int layer = o.layer() != null ? o.layer() : ref.defaultLayer();
+                    List<Conversation> batch = List.copyOf(convs);
+                    List<Monitor.Row> rows = model.call(p -> Monitoring.project(p, ref, layer, o.kind(), batch));
+                    for (int i = 0; i < rows.size(); i++) {
+                        out.add(new Projected(ids.get(i), convs.get(i).condition(), VectorNames.stem(o.vectors().get(v)), layer, rows.get(i).promptLast(),
+                                rows.get(i).response(), null, null));
                     }
                 }
                 done.add(convs.size());

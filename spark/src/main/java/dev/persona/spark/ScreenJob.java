@@ -64,7 +64,7 @@ public final class ScreenJob {
     /** What the job did. */
     @com.fasterxml.jackson.databind.annotation.JsonNaming(com.fasterxml.jackson.databind.PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record Result(long samples, long rejects, int flagged, String scoredBy, String scores, String filtered, String rejectsTable,
-                         long modelLoads, long generatedTokens, double seconds) { }
+                         long modelLoads, double modelLoadSeconds, long generatedTokens, double seconds) { }
 
     /** One sample's outcome: scores, or the reason it was rejected. */
     public record Scored(long id, String line, double difference, double cheap, String baseReply, String reject) implements Serializable { }
@@ -79,9 +79,10 @@ public final class ScreenJob {
         LongAccumulator done = sc.sc().longAccumulator("persona samples scored");
         LongAccumulator tokens = sc.sc().longAccumulator("persona base-reply tokens");
         LongAccumulator loads = sc.sc().longAccumulator("persona model loads");
+        org.apache.spark.util.DoubleAccumulator loadSeconds = sc.sc().doubleAccumulator("persona model load seconds");
         JavaPairRDD<String, Long> samples = Inputs.samples(spark, o.data(), format);
         if (o.partitions() > 0) samples = samples.repartition(o.partitions());
-        JavaRDD<Scored> scored = samples.mapPartitions(it -> partition(it, o, done, tokens, loads)).persist(StorageLevel.MEMORY_AND_DISK());
+        JavaRDD<Scored> scored = samples.mapPartitions(it -> partition(it, o, done, tokens, loads, loadSeconds)).persist(StorageLevel.MEMORY_AND_DISK());
         try {
             // rejects
             StructType rejectSchema = new StructType().add("id", DataTypes.LongType).add("line", DataTypes.StringType).add("reason", DataTypes.StringType);
@@ -125,7 +126,7 @@ public final class ScreenJob {
             }
             long rejects = scored.filter(s -> s.reject() != null).count();
             Result r = new Result(good.size(), rejects, f.count(), o.baseReplies() ? "projection_difference" : "cheap_score", out.table("scores"),
-                    out.table("filtered"), out.table("rejects"), loads.value(), tokens.value(), (System.nanoTime() - t0) / 1e9);
+                    out.table("filtered"), out.table("rejects"), loads.value(), loadSeconds.value(), tokens.value(), (System.nanoTime() - t0) / 1e9);
             out.finish(JsonText.write(r));
             return r;
         } finally {
@@ -135,8 +136,9 @@ public final class ScreenJob {
 
     /** Scores one partition batch by batch on this executor's model; malformed samples become rejects. */
     static Iterator<Scored> partition(Iterator<scala.Tuple2<String, Long>> it, Options o, LongAccumulator done, LongAccumulator tokens,
-                                      LongAccumulator loads) {
-        ExecutorModels.Loaded model = ExecutorModels.get(o.model(), loads);
+                                      LongAccumulator loads,
+                                      org.apache.spark.util.DoubleAccumulator loadSeconds) {
+        ExecutorModels.Loaded model = ExecutorModels.get(o.model(), loads, loadSeconds);
         VectorRef vector = model.vector(o.vector());
         int partition = org.apache.spark.TaskContext.getPartitionId();
         boolean faulty = partition == o.faultPartition() && org.apache.spark.TaskContext.get().attemptNumber() == 0;
@@ -177,11 +179,13 @@ public final class ScreenJob {
             }
         }
         if (convs.isEmpty()) return;
-        List<Screen.Score> scores;
-        synchronized (model) {
-            scores = Screening.score(model.persona, vector, convs, o.screen());
-            for (Screen.Score s : scores) if (s.baseReply() != null) tokens.add(model.persona.chatModel().tokenizer().encode(s.baseReply()).length);
-        }
+        long[] generated = new long[1];
+        List<Screen.Score> scores = model.call(p -> {
+            List<Screen.Score> sc = Screening.score(p, vector, convs, o.screen());
+            for (Screen.Score s : sc) if (s.baseReply() != null) generated[0] += p.chatModel().tokenizer().encode(s.baseReply()).length;
+            return sc;
+        });
+        tokens.add(generated[0]);
         for (int i = 0; i < scores.size(); i++) {
             Screen.Score s = scores.get(i);
             out.add(new Scored(ok.get(i)._2(), ok.get(i)._1(), s.difference(), s.cheap(), s.baseReply(), null));

@@ -141,6 +141,27 @@ class SparkJobsTest {
     }
 
     @Test
+    void parquetInAndOutGivesTheSameScores() throws Exception {
+        Path parquet = tmp.resolve("train.parquet");
+        // the JSONL as Parquet: messages array<struct<content, role>>, one row per line, in order
+        spark.read().json(data.toString()).coalesce(1).write().parquet(parquet.toString());
+        ScreenJob.Result fromJsonl = ScreenJob.run(spark, screen(data, tmp.resolve("screen-jsonl").toString(), -1));
+        ScreenJob.Result fromParquet = ScreenJob.run(spark, screen(parquet, tmp.resolve("screen-parquet").toString(), -1));
+        List<Row> a = spark.read().parquet(fromJsonl.scores()).orderBy("id").collectAsList();
+        List<Row> b = spark.read().parquet(fromParquet.scores()).orderBy("id").collectAsList();
+        assertEquals(a.size(), b.size());
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals(a.get(i).getInt(1), b.get(i).getInt(1), "rank " + i);
+            assertEquals(a.get(i).getDouble(2), b.get(i).getDouble(2), 1e-9, "difference " + i);
+            assertEquals(a.get(i).getBoolean(5), b.get(i).getBoolean(5), "flag " + i);
+        }
+        // the filtered copy keeps the input's schema and the unflagged rows
+        var filtered = spark.read().parquet(fromParquet.filtered());
+        assertEquals(spark.read().parquet(parquet.toString()).schema(), filtered.schema());
+        assertEquals(40 - fromParquet.flagged(), filtered.count());
+    }
+
+    @Test
     void monitorEqualsTheLibraryForEveryVector() throws Exception {
         MonitorJob.Result r = MonitorJob.run(spark, new MonitorJob.Options(data.toString(), null, List.of(vector.toString(), selfPreservation.toString()),
                 ModelSpec.of(null), null, null, null, 8, 2, tmp.resolve("spark-monitor").toString(), false));
