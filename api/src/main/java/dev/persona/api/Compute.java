@@ -55,8 +55,8 @@ public record Compute(Device device, Precision precision) {
             int gpus = Engine.getEngine("PyTorch").getGpuCount();
             if (d.getDeviceId() >= gpus) {
                 throw new PersonaException("--device " + name + ": PyTorch sees " + gpus + " GPU" + (gpus == 1 ? "" : "s")
-                        + (gpus == 0 ? " (this build's native library is pytorch-native-cpu, or no CUDA device is visible)" : ""),
-                        gpus == 0 ? "use --device cpu, or run with a CUDA build of pytorch-native on the classpath and a visible GPU"
+                        + (gpus == 0 ? " (the libtorch loaded is the CPU build Persona ships, or no CUDA device is visible)" : ""),
+                        gpus == 0 ? "use --device cpu, or export PYTORCH_LIBRARY_PATH=<CUDA libtorch 2.7.1>/lib PYTORCH_FLAVOR=cu128 (README: On a GPU)"
                                 : "use --device gpu0 .. gpu" + (gpus - 1));
             }
         }
@@ -85,7 +85,7 @@ public record Compute(Device device, Precision precision) {
         } catch (EngineException e) {
             if (!device.isGpu()) throw e;
             throw new PersonaException("--device " + device + ": " + e.getMessage(),
-                    "use --device cpu, or run with a CUDA build of pytorch-native on the classpath", e);
+                    "use --device cpu, or export PYTORCH_LIBRARY_PATH=<CUDA libtorch 2.7.1>/lib PYTORCH_FLAVOR=cu128 (README: On a GPU)", e);
         }
     }
 

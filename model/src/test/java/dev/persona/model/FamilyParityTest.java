@@ -35,7 +35,7 @@ class FamilyParityTest {
 
     private static void check(Path dir) throws IOException {
         JsonNode goldens = new ObjectMapper().readTree(dir.resolve("goldens.json").toFile());
-        try (HookedTransformer model = HookedTransformer.load(dir)) {
+        try (HookedTransformer model = HookedTransformer.load(dir, Fixtures.device())) {
             int layers = model.config().numLayers();
             List<String> rows = new ArrayList<>();
             for (int r = 0; r <= layers; r++) rows.add(HookPoint.hiddenStateRow(r, layers));

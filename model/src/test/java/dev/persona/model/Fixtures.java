@@ -34,6 +34,14 @@ public final class Fixtures {
         return dir;
     }
 
+    /**
+     * The device the runtime tests load models on: {@code -Dpersona.device=gpu} (tools/gpu-check.sh)
+     * runs the parity and generation suites on a GPU; the default is the CPU.
+     */
+    public static ai.djl.Device device() {
+        return ai.djl.Device.fromName(System.getProperty("persona.device", "cpu"));
+    }
+
     /** Whether this is a CI run ({@code CI=true}, as .ci/run is run): there a missing fixture fails the build. */
     public static boolean underCi() {
         return "true".equalsIgnoreCase(System.getenv("CI")) || Boolean.getBoolean("persona.ci");

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 /** Generation, hooks, interventions and memory on the tiny family models of testdata/families. */
 class RuntimeBehaviourTest {
     static HookedTransformer load(String family) {
-        return HookedTransformer.load(Fixtures.project("testdata/families/" + family));
+        return HookedTransformer.load(Fixtures.project("testdata/families/" + family), Fixtures.device());
     }
 
     static final int[] PROMPT_A = {1, 17, 33, 5, 60, 42, 9};

@@ -18,7 +18,7 @@ class Stories260kTest {
     @BeforeAll
     static void load() throws Exception {
         Path dir = Fixtures.shared("stories260k");
-        model = HookedTransformer.load(dir);
+        model = HookedTransformer.load(dir, Fixtures.device());
         goldens = new ObjectMapper().readTree(dir.resolve("goldens.json").toFile());
     }
 
