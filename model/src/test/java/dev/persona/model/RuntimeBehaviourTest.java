@@ -200,6 +200,21 @@ class RuntimeBehaviourTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"llama3-untied", "qwen2-bf16", "mistral-sharded", "gpt2"})
+    void loadingLeavesNoFileMappingBehind(String family) throws Exception {
+        Path maps = Path.of("/proc/self/maps");
+        Fixtures.require(java.nio.file.Files.isReadable(maps), "/proc/self/maps (Linux) to see the process's file mappings");
+        Path dir = Fixtures.project("testdata/families/" + family).toAbsolutePath().normalize();
+        try (HookedTransformer m = load(family)) {
+            // float32 tensors go from the mapping into libtorch, other dtypes through a converted copy; either way
+            // the mapping is released at once rather than when the garbage collector gets to it
+            List<String> left = java.nio.file.Files.readAllLines(maps).stream().filter(l -> l.contains(dir.toString())).toList();
+            assertEquals(List.of(), left, "mappings of " + dir + " still open after loading");
+            assertTrue(m.forward(PROMPT_A).data().length > 0);
+        }
+    }
+
     static float[] randomVector(int d, long seed) {
         java.util.Random r = new java.util.Random(seed);
         float[] v = new float[d];

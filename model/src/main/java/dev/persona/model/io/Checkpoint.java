@@ -102,12 +102,32 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     @Override
     public float[] floats(String name, long... expectedShape) {
         TensorInfo t = info(name);
+        floatsShapeCheck(t, expectedShape);
+        return byTensor.get(name).readFloats(t);
+    }
+
+    /**
+     * Tensor {@code name} as a float32 NDArray. A float32 tensor goes from its file mapping straight
+     * into libtorch and the mapping is released at once, so loading never holds a weight on the Java
+     * heap (which the JVM keeps as resident memory after the garbage is gone) nor the file's pages;
+     * other dtypes are converted through {@link #floats}.
+     */
+    @Override
+    public ai.djl.ndarray.NDArray create(ai.djl.ndarray.NDManager manager, String name, long... shape) {
+        TensorInfo t = info(name);
+        if (t.dtype() != DType.F32 || t.end() - t.begin() > SafetensorsFile.chunkBytes) {
+            return manager.create(floats(name, shape), new ai.djl.ndarray.types.Shape(shape));
+        }
+        floatsShapeCheck(t, shape);
+        return byTensor.get(name).createF32(manager, t, new ai.djl.ndarray.types.Shape(shape));
+    }
+
+    private static void floatsShapeCheck(TensorInfo t, long[] expectedShape) {
         if (expectedShape != null && expectedShape.length > 0 && !java.util.Arrays.equals(t.shape(), expectedShape)) {
-            throw new PersonaException(t.file() + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(t.shape())
+            throw new PersonaException(t.file() + ": tensor '" + t.name() + "' has shape " + java.util.Arrays.toString(t.shape())
                     + " but config.json implies " + java.util.Arrays.toString(expectedShape),
                     "check that config.json belongs to these weights");
         }
-        return byTensor.get(name).readFloats(t);
     }
 
     /** All tensor names across shards. */

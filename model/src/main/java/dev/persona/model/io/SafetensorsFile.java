@@ -207,9 +207,37 @@ public final class SafetensorsFile implements AutoCloseable {
         long perChunk = Math.max(1, chunkBytes / size);
         for (long done = 0; done < n; done += perChunk) {
             int count = (int) Math.min(perChunk, n - done);
-            t.dtype().toFloat(map(t, t.begin() + done * size, (long) count * size), out, (int) done, count);
+            MappedByteBuffer chunk = map(t, t.begin() + done * size, (long) count * size);
+            t.dtype().toFloat(chunk, out, (int) done, count);
+            unmap(chunk);
         }
         return out;
+    }
+
+    /**
+     * A little-endian float32 tensor of at most {@link #chunkBytes} as a libtorch-owned NDArray: libtorch
+     * copies it from the mapping, then the mapping is released (not left to the garbage collector).
+     */
+    public ai.djl.ndarray.NDArray createF32(ai.djl.ndarray.NDManager manager, TensorInfo t, ai.djl.ndarray.types.Shape shape) {
+        MappedByteBuffer b = map(t);
+        try (ai.djl.ndarray.NDArray view = manager.create(b, shape, ai.djl.ndarray.types.DataType.FLOAT32)) {
+            // the view may share the mapped pages; the copy is libtorch's own
+            return view.duplicate();
+        } finally {
+            unmap(b);
+        }
+    }
+
+    /** Releases a mapping now (JDK's Unsafe.invokeCleaner); where that is unavailable the garbage collector does it later. */
+    static void unmap(MappedByteBuffer b) {
+        try {
+            java.lang.reflect.Field f = Class.forName("sun.misc.Unsafe").getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            Object unsafe = f.get(null);
+            unsafe.getClass().getMethod("invokeCleaner", java.nio.ByteBuffer.class).invoke(unsafe, b);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // left to the garbage collector, as before
+        }
     }
 
     @Override
