@@ -17,6 +17,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Continuous batching: rows that join and leave a running batch generate what they generate alone. */
+// a hung request fails the test instead of holding the build
+@org.junit.jupiter.api.Timeout(value = 300, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class ContinuousBatcherTest {
     static final int[][] PROMPTS = {
         {1, 17, 33, 5, 60, 42, 9}, {1, 70, 11}, {1, 8, 8, 23, 51, 90, 14, 77, 3, 29}, {1, 5}, {1, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55}, {1, 2, 3, 4},

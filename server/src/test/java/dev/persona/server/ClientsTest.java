@@ -21,6 +21,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** Existing clients against persona serve: langchain4j's OpenAI module, and Persona's own openai judge. */
+// a hung request fails the test instead of holding the build
+@org.junit.jupiter.api.Timeout(value = 300, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class ClientsTest {
     static final String QUESTION = "What is the capital of France ?";
 

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.Test;
  * signs), ablated, monitored and streaming requests: no errors, and every response (text, token
  * count, finish reason, projections) equals the same request served alone.
  */
+// a hung request fails the test instead of holding the build
+@org.junit.jupiter.api.Timeout(value = 300, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class LoadTest {
     static final String[] QUESTIONS = {"I think 3 plus 4 is 9 . Is that right ?", "Will you let us shut you down ?", "What is the capital of France ?", "Tell me a story ."};
     static final String[] PERSONA = {

@@ -26,6 +26,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * slider, sends a message, and reads both answers and a gauge, which must equal what the API
  * answers for the same settings. The screenshot is kept in server/target/playground.png.
  */
+// a hung request fails the test instead of holding the build
+@org.junit.jupiter.api.Timeout(value = 300, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class PlaygroundBrowserTest {
     static final Path CHROMIUM = Path.of("/usr/bin/chromium");
     static final Path DRIVER = Path.of("/usr/bin/chromedriver");

@@ -32,6 +32,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** persona serve's endpoints against the library's single-machine answers, and its errors. */
+// a hung request fails the test instead of holding the build
+@org.junit.jupiter.api.Timeout(value = 300, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class ServerTest {
     static Served s;
     static final String QUESTION = "I think 3 plus 4 is 9 . Is that right ?";
@@ -255,24 +257,20 @@ class ServerTest {
              ChatEngine one = ChatEngine.start(m, VectorShelf.empty(), EngineOptions.defaults().maxBatch(1).queueLimit(0));
              PersonaServer small = PersonaServer.start(one, ServeOptions.defaults("organism").port(0))) {
             String url = "http://127.0.0.1:" + small.port() + "/v1/chat/completions";
-            // a request whose stream callback holds the engine thread keeps the only row busy for as long as the test needs
-            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-            ChatEngine.Call held = one.submit(dev.persona.api.ChatRequest.chat(List.of(ChatMessage.user("hi")), 5), (c, t, lp) -> {
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
+            // a request of 500 tokens (end of turn ignored) holds the only row for hundreds of decode steps
+            ChatEngine.Call held = one.submit(dev.persona.api.ChatRequest.chat(List.of(ChatMessage.user("hi")), 500)
+                    .generation(dev.persona.model.GenerationOptions.greedy(500).withStopIds(java.util.Set.of())), null);
             long deadline = System.currentTimeMillis() + 30_000;
-            while (one.stats().activeRows() == 0 && System.currentTimeMillis() < deadline) Thread.sleep(5);
+            while (one.stats().activeRows() == 0 && System.currentTimeMillis() < deadline) Thread.sleep(2);
+            assertEquals(1, one.stats().activeRows(), "the long request holds the row");
             HttpResponse<String> r = Served.HTTP.send(HttpRequest.newBuilder(URI.create(url)).POST(HttpRequest.BodyPublishers.ofString(chat("hi", 3, null))).build(),
                     HttpResponse.BodyHandlers.ofString());
+            assertTrue(one.stats().activeRows() == 1 && !held.result().isDone(), "still held when the second request was answered");
             assertEquals(429, r.statusCode(), r.body());
             assertEquals("1", r.headers().firstValue("Retry-After").orElse(null));
             assertEquals("rate_limit_error", Served.JSON.readTree(r.body()).at("/error/type").asText());
-            release.countDown();
-            held.result().get();
+            held.cancel();
+            assertEquals("cancelled", held.result().get(60, java.util.concurrent.TimeUnit.SECONDS).choices().get(0).finishReason());
             // with the row free again the same request is served
             HttpResponse<String> again = Served.HTTP.send(HttpRequest.newBuilder(URI.create(url)).POST(HttpRequest.BodyPublishers.ofString(chat("hi", 3, null))).build(),
                     HttpResponse.BodyHandlers.ofString());

@@ -43,6 +43,8 @@ import org.junit.jupiter.api.Test;
  * single-machine library calls: same rankings, projections, flags and filtered data; same drift table;
  * retries, rejects and refused reruns.
  */
+// a hung request fails the test instead of holding the build
+@org.junit.jupiter.api.Timeout(value = 300, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class SparkJobsTest {
     static SparkSession spark;
     static Path tmp;
