@@ -2,10 +2,10 @@ package dev.persona.api;
 
 import dev.persona.model.ContinuousBatcher;
 import dev.persona.model.GenerationOptions;
+import dev.persona.model.HookIntervention;
 import dev.persona.model.HookPoint;
 import dev.persona.model.Interventions;
 import dev.persona.model.PersonaException;
-import dev.persona.model.tokenizer.Tokenizer;
 import dev.persona.steer.SteeringPlan;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -88,7 +88,6 @@ public final class ChatEngine implements AutoCloseable {
         }
     }
 
-    /** Counters for metrics. */
     /**
      * Counters for metrics.
      *
@@ -124,22 +123,18 @@ public final class ChatEngine implements AutoCloseable {
     }
 
     /**
-     * Queues {@code r}; everything about it is checked before anything runs (vector names, layers,
-     * the prompt's length), so a bad request fails here with a {@link PersonaException}. A full queue
-     * throws {@link ContinuousBatcher.QueueFullException}.
+     * Queues {@code r}; everything about it is checked before anything runs, so a bad request fails
+     * here with a {@link PersonaException}: {@link VectorShelf.UnknownVectorException} for a vector
+     * name, {@link ContinuousBatcher.ContextExceededException} for a prompt past the context (checked
+     * as the first choice is queued), {@link ContinuousBatcher.QueueFullException} for a full queue.
      */
     public Call submit(ChatRequest r, Stream stream) {
         int[] prompt = promptIds(r);
-        if (prompt.length + 1 > batcher.capacity()) {
-            throw new PersonaException("the prompt has " + prompt.length + " tokens; with the reply it must fit the server's context of " + batcher.capacity() + " tokens",
-                    "shorten the conversation");
-        }
         List<Steering> steerings = steerings(r);
         SteeringPlan plan = new SteeringPlan();
         for (Steering s : steerings) plan.add(s.toSteer());
         plan.check(model.chatModel().model(), model.fingerprint(), false);
-        List<ContinuousBatcher.RowSteer> steers = new ArrayList<>();
-        for (SteeringPlan.Bound b : plan.bind()) steers.add(new ContinuousBatcher.RowSteer(b.hook(), b.intervention(), b.mask()));
+        List<HookIntervention> steers = plan.bind();
         List<ContinuousBatcher.Probe> probes = new ArrayList<>();
         Map<String, Integer> probeLayers = new LinkedHashMap<>();
         for (String name : r.monitor()) {
@@ -237,12 +232,9 @@ public final class ChatEngine implements AutoCloseable {
 
         private void onToken(ContinuousBatcher.Token t) {
             if (stoppedText != null) return;
-            if (stream == null && request.stop().isEmpty() && request.topLogprobs() < 0) {
-                // nobody reads the text before the end: decode once, then
-                ids.add(t.id());
-                return;
-            }
             ids.add(t.id());
+            // nobody reads the text before the end: decode once, then
+            if (stream == null && request.stop().isEmpty() && request.topLogprobs() < 0) return;
             String text;
             ChatReply.TokenLogprob lp = null;
             synchronized (textLock) {
@@ -270,7 +262,7 @@ public final class ChatEngine implements AutoCloseable {
                 for (String s : request.stop()) {
                     for (int k = Math.min(s.length() - 1, safe); k > 0; k--) {
                         if (text.startsWith(s.substring(0, k), safe - k)) {
-                            safe = Math.min(safe, safe - k);
+                            safe -= k;
                             break;
                         }
                     }
@@ -302,8 +294,7 @@ public final class ChatEngine implements AutoCloseable {
     }
 
     private String piece(int id) {
-        Tokenizer t = model.chatModel().tokenizer();
-        return t.decode(new int[] {id}, false);
+        return model.chatModel().tokenizer().decode(new int[] {id}, false);
     }
 
     /** Stops the engine; waiting and running requests fail with a shutdown error. */

@@ -54,7 +54,7 @@ public final class VectorShelf {
                 throw new PersonaException(f + " has d_model " + v.vector().dModel() + " but the model has " + model.dModel(), "load vectors extracted from this model");
             }
             String stem = stem(f);
-            if (byName.containsKey(stem) && stems.contains(stem)) {
+            if (byName.containsKey(stem)) {
                 throw new PersonaException("two vector files are both named '" + stem + "' (" + byName.get(stem).file() + " and " + f + ")",
                         "rename one of them: requests address vectors by file stem");
             }
@@ -76,20 +76,28 @@ public final class VectorShelf {
                 || n.endsWith(".npy") || n.endsWith(".json") && !n.endsWith("report.json"));
     }
 
-    static String stem(Path f) {
+    /** A vector file's name in requests: its file name up to the first dot ("sycophancy" for sycophancy.safetensors). */
+    public static String stem(Path f) {
         String n = f.getFileName().toString();
         int dot = n.indexOf('.');
         return dot > 0 ? n.substring(0, dot) : n;
     }
 
+    /** A request named a vector that is not loaded (or gave a path instead of a name). */
+    public static final class UnknownVectorException extends PersonaException {
+        UnknownVectorException(String problem, String fix) {
+            super(problem, fix);
+        }
+    }
+
     /** The vector called {@code name}; a path-like or unknown name is refused, naming the loaded vectors. */
     public VectorRef get(String name) {
         if (name == null || name.isEmpty() || name.contains("/") || name.contains("\\") || name.contains("..")) {
-            throw new PersonaException("vector '" + name + "' is not a name: vectors are referenced by name, not by path; loaded: " + names(),
+            throw new UnknownVectorException("vector '" + name + "' is not a name: vectors are referenced by name, not by path; loaded: " + names(),
                     "use one of the loaded names");
         }
         VectorRef v = byName.get(name);
-        if (v == null) throw new PersonaException("no vector named '" + name + "' is loaded; loaded: " + names(), "use one of the loaded names, or start the server with --vectors FILE");
+        if (v == null) throw new UnknownVectorException("no vector named '" + name + "' is loaded; loaded: " + names(), "use one of the loaded names, or start the server with --vectors FILE");
         return v;
     }
 

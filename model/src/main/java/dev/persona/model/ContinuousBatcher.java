@@ -29,9 +29,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * taken by the last row. Listeners are called on the engine thread and must return quickly.
  */
 public final class ContinuousBatcher implements AutoCloseable {
-    /** A steering intervention for one request, at a hook, where {@code mask} says. */
-    public record RowSteer(String hook, Intervention intervention, PositionMask mask) { }
-
     /** A monitored direction: projections of the activation at {@code hook} onto the unit vector {@code unit}. */
     public record Probe(String name, String hook, float[] unit) { }
 
@@ -46,7 +43,7 @@ public final class ContinuousBatcher implements AutoCloseable {
      * @param topLogprobs -1: no log-probabilities; 0..20: the chosen token's and this many alternatives
      * @param listener    receives tokens and the end, on the engine thread
      */
-    public record Request(int[] prompt, GenerationOptions options, int sampleRow, List<RowSteer> steers, List<Probe> probes, int topLogprobs,
+    public record Request(int[] prompt, GenerationOptions options, int sampleRow, List<HookIntervention> steers, List<Probe> probes, int topLogprobs,
                           Listener listener) { }
 
     /** A generated token with its natural-log probability under the model (before temperature) and the top alternatives. */
@@ -55,7 +52,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     /**
      * How a row ended.
      *
-     * @param reason          "stop" (a stop id), "length" (max tokens or the context), "cancelled" or "error"
+     * @param reason          "stop" (a stop id), "length" (max tokens or the context) or "cancelled"
      * @param tokens          generated ids (stop id excluded)
      * @param promptLast      per probe name: projection of the last prompt token
      * @param responseAverage per probe name: mean projection over the generated tokens (NaN without any)
@@ -82,6 +79,13 @@ public final class ContinuousBatcher implements AutoCloseable {
 
         public boolean cancelled() {
             return cancelled;
+        }
+    }
+
+    /** Thrown by {@link #submit} when a prompt leaves no room for a reply in the cache's context. */
+    public static final class ContextExceededException extends PersonaException {
+        public ContextExceededException(int promptTokens, int capacity) {
+            super("a prompt of " + promptTokens + " tokens leaves no room in the server's context of " + capacity + " tokens", "shorten the prompt or conversation");
         }
     }
 
@@ -182,10 +186,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     /** Queues a request; it joins the batch at the next step with a free row. */
     public Handle submit(Request r) {
         if (r.prompt().length == 0) throw new PersonaException("empty prompt: generation needs at least one token", "pass a non-empty prompt");
-        if (r.prompt().length >= capacity) {
-            throw new PersonaException("a prompt of " + r.prompt().length + " tokens leaves no room in the server's context of " + capacity + " tokens",
-                    "shorten the prompt or conversation");
-        }
+        if (r.prompt().length >= capacity) throw new ContextExceededException(r.prompt().length, capacity);
         Handle h = new Handle();
         synchronized (this) {
             if (closed) throw new PersonaException("the batcher is closed", "start a new one");
@@ -226,7 +227,7 @@ public final class ContinuousBatcher implements AutoCloseable {
 
         List<HookedTransformer.RowHook> hooks(int row, boolean prefill) {
             List<HookedTransformer.RowHook> hooks = new ArrayList<>();
-            for (RowSteer s : request.steers()) hooks.add(new HookedTransformer.RowHook(row, s.hook(), s.intervention(), s.mask(), null, null));
+            for (HookIntervention s : request.steers()) hooks.add(new HookedTransformer.RowHook(row, s.hook(), s.intervention(), s.mask(), null, null));
             List<Probe> probes = request.probes();
             for (int i = 0; i < probes.size(); i++) {
                 int k = i;
@@ -280,16 +281,22 @@ public final class ContinuousBatcher implements AutoCloseable {
         double sum = 0;
         for (int i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i] - max);
         double logZ = max + Math.log(sum);
-        int[] ids = new int[top];
-        float[] lp = new float[top];
-        boolean[] taken = new boolean[vocab];
-        for (int k = 0; k < top && k < vocab; k++) {
-            int best = -1;
-            for (int i = 0; i < vocab; i++) if (!taken[i] && (best < 0 || logits[offset + i] > logits[offset + best])) best = i;
-            taken[best] = true;
-            ids[k] = best;
-            lp[k] = (float) (logits[offset + best] - logZ);
+        // one pass keeping the top k in order (ties: lower id first), instead of k scans of the vocabulary
+        int k = Math.min(top, vocab);
+        int[] ids = new int[k];
+        int n = 0;
+        for (int i = 0; i < vocab; i++) {
+            float v = logits[offset + i];
+            if (n == k && (k == 0 || v <= logits[offset + ids[k - 1]])) continue;
+            int at = n < k ? n++ : k - 1;
+            while (at > 0 && logits[offset + ids[at - 1]] < v) {
+                ids[at] = ids[at - 1];
+                at--;
+            }
+            ids[at] = i;
         }
+        float[] lp = new float[k];
+        for (int j = 0; j < k; j++) lp[j] = (float) (logits[offset + ids[j]] - logZ);
         return new Token(tok, (float) (logits[offset + tok] - logZ), ids, lp);
     }
 

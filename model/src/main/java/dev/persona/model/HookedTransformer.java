@@ -65,11 +65,9 @@ public final class HookedTransformer implements AutoCloseable {
     private final float[] invFreq;
     /** Rotary frequencies of sliding-window layers with their own base (Gemma 3); null when they share invFreq. */
     private final float[] slidingInvFreq;
-    private final List<Registration> interventions = new CopyOnWriteArrayList<>();
+    private final List<HookIntervention> interventions = new CopyOnWriteArrayList<>();
     private final List<ActivationCache> captures = new CopyOnWriteArrayList<>();
     private final Set<String> hookNames;
-
-    private record Registration(String hook, Intervention intervention, PositionMask mask) { }
 
     HookedTransformer(ModelConfig config, Path dir, NDManager manager, Map<String, NDArray> weights, NDManager viewManager,
                       Map<String, NDArray> views, Bf16Kernels bf16) {
@@ -434,7 +432,7 @@ public final class HookedTransformer implements AutoCloseable {
         if (hook.endsWith("hook_pattern")) {
             throw new PersonaException("hook '" + hook + "' is capture-only", "intervene on a residual-stream hook such as blocks.3.hook_resid_post");
         }
-        Registration r = new Registration(hook, intervention, mask);
+        HookIntervention r = new HookIntervention(hook, intervention, mask);
         interventions.add(r);
         return () -> interventions.remove(r);
     }
@@ -479,8 +477,8 @@ public final class HookedTransformer implements AutoCloseable {
 
     private NDArray hook(String name, NDArray x, PassInfo info, NDManager step) {
         if (interventions.isEmpty() && captures.isEmpty() && info.rowHooks.isEmpty()) return x;
-        for (Registration r : interventions) {
-            if (r.hook.equals(name)) x = r.intervention.apply(x, maskFor(r.mask, info, step, -1));
+        for (HookIntervention r : interventions) {
+            if (r.hook().equals(name)) x = r.intervention().apply(x, maskFor(r.mask(), info, step, -1));
         }
         for (RowHook h : info.rowHooks) {
             if (h.intervention != null && h.hook.equals(name)) x = h.intervention.apply(x, maskFor(h.mask, info, step, h.row));

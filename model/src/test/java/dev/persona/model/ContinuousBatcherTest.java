@@ -54,7 +54,7 @@ class ContinuousBatcherTest {
         }
     }
 
-    static ContinuousBatcher.Request request(int[] prompt, GenerationOptions o, List<ContinuousBatcher.RowSteer> steers,
+    static ContinuousBatcher.Request request(int[] prompt, GenerationOptions o, List<HookIntervention> steers,
                                              List<ContinuousBatcher.Probe> probes, ContinuousBatcher.Listener l) {
         return new ContinuousBatcher.Request(prompt, o, 0, steers, probes, -1, l);
     }
@@ -106,9 +106,9 @@ class ContinuousBatcherTest {
             try (ContinuousBatcher b = new ContinuousBatcher(m, 4, 64, 8)) {
                 Collect a = new Collect(), s = new Collect(), x = new Collect();
                 b.submit(request(PROMPTS[0], o, List.of(), List.of(), a));
-                b.submit(request(PROMPTS[0], o, List.of(new ContinuousBatcher.RowSteer(HookPoint.residPost(0), Interventions.add(v, 8), PositionMask.RESPONSE)),
+                b.submit(request(PROMPTS[0], o, List.of(new HookIntervention(HookPoint.residPost(0), Interventions.add(v, 8), PositionMask.RESPONSE)),
                         List.of(), s));
-                b.submit(request(PROMPTS[0], o, List.of(new ContinuousBatcher.RowSteer(HookPoint.residPost(1), Interventions.ablate(w), PositionMask.ALL)),
+                b.submit(request(PROMPTS[0], o, List.of(new HookIntervention(HookPoint.residPost(1), Interventions.ablate(w), PositionMask.ALL)),
                         List.of(), x));
                 assertArrayEquals(plain, a.get().tokens());
                 assertArrayEquals(steeredV, s.get().tokens());
@@ -193,6 +193,21 @@ class ContinuousBatcherTest {
             }
             assertEquals(before, m.manager().getManagedArrays().size(), "live native arrays after close");
         }
+    }
+
+    @Test
+    void tokenLogprobsListTheTopAlternativesInOrder() {
+        java.util.Random r = new java.util.Random(5);
+        float[] logits = new float[3 + 500];
+        for (int i = 0; i < logits.length; i++) logits[i] = (float) Math.floor(r.nextGaussian() * 8);  // many ties
+        ContinuousBatcher.Token t = ContinuousBatcher.tokenInfo(7, logits, 3, 500, 20);
+        Integer[] order = new Integer[500];
+        for (int i = 0; i < 500; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> logits[3 + b] != logits[3 + a] ? Float.compare(logits[3 + b], logits[3 + a]) : Integer.compare(a, b));
+        for (int k = 0; k < 20; k++) assertEquals(order[k], t.topIds()[k], "alternative " + k);
+        double z = 0;
+        for (int i = 0; i < 500; i++) z += Math.exp(logits[3 + i]);
+        assertEquals(logits[3 + 7] - Math.log(z), t.logprob(), 1e-4);
     }
 
     static double dot(float[] a, float[] b) {

@@ -223,10 +223,64 @@ final class OpenAiProtocol {
 
     // ---------------------------------------------------------------- replies
 
-    static ObjectNode reply(String id, long created, String model, ChatReply r, boolean chat) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("id", id).put("object", chat ? "chat.completion" : "text_completion").put("created", created).put("model", model);
-        ArrayNode choices = o.putArray("choices");
+    /** What every reply and stream chunk of one request repeats: its id, creation time (s), model and kind. */
+    record Header(String id, long created, String model, boolean chat) {
+        ObjectNode start(boolean chunk) {
+            ObjectNode o = JSON.createObjectNode();
+            String object = !chat ? "text_completion" : chunk ? "chat.completion.chunk" : "chat.completion";
+            o.put("id", id).put("object", object).put("created", created).put("model", model);
+            o.putArray("choices");
+            return o;
+        }
+    }
+
+    /** A stream chunk extending choice {@code choice} by {@code text} (the chat role on the choice's first chunk). */
+    static ObjectNode deltaChunk(Header h, int choice, boolean first, String text, ChatReply.TokenLogprob logprob) {
+        ObjectNode chunk = h.start(true);
+        ObjectNode ch = ((ArrayNode) chunk.get("choices")).addObject().put("index", choice);
+        if (h.chat()) {
+            ObjectNode delta = ch.putObject("delta");
+            if (first) delta.put("role", "assistant");
+            delta.put("content", text);
+            if (logprob != null) ch.putObject("logprobs").putArray("content").add(tokenLogprob(logprob));
+            else ch.putNull("logprobs");
+        } else {
+            ch.put("text", text);
+            if (logprob != null) ch.set("logprobs", completionLogprobs(List.of(logprob)));
+            else ch.putNull("logprobs");
+        }
+        ch.putNull("finish_reason");
+        return chunk;
+    }
+
+    /** The last chunk of a choice: its finish reason and monitor projections, and the steering applied. */
+    static ObjectNode finalChunk(Header h, ChatReply r, ChatReply.Choice c, boolean first) {
+        ObjectNode chunk = h.start(true);
+        ObjectNode ch = ((ArrayNode) chunk.get("choices")).addObject().put("index", c.index());
+        if (h.chat()) {
+            ObjectNode delta = ch.putObject("delta");
+            if (first) delta.put("role", "assistant").put("content", "");
+        } else {
+            ch.put("text", "");
+        }
+        ch.putNull("logprobs");
+        ch.put("finish_reason", reason(c.finishReason()));
+        ch.set("persona", choicePersona(c));
+        chunk.set("persona", persona(r.applied()));
+        return chunk;
+    }
+
+    /** The usage chunk (stream_options.include_usage). */
+    static ObjectNode usageChunk(Header h, ChatReply r) {
+        ObjectNode chunk = h.start(true);
+        chunk.set("usage", usage(r));
+        return chunk;
+    }
+
+    static ObjectNode reply(Header h, ChatReply r) {
+        boolean chat = h.chat();
+        ObjectNode o = h.start(false);
+        ArrayNode choices = (ArrayNode) o.get("choices");
         for (ChatReply.Choice c : r.choices()) {
             ObjectNode ch = choices.addObject();
             ch.put("index", c.index());
@@ -339,8 +393,10 @@ final class OpenAiProtocol {
     static ApiError of(PersonaException e) {
         String msg = e.getMessage().replace("\n  fix: ", " (fix: ") + (e.fix() == null || e.fix().isEmpty() ? "" : ")");
         if (e instanceof dev.persona.model.ContinuousBatcher.QueueFullException) return new ApiError(429, "rate_limit_error", null, "queue_full", msg);
-        if (msg.contains("context of")) return new ApiError(400, "invalid_request_error", "messages", "context_length_exceeded", msg);
-        if (msg.contains("vector")) return new ApiError(400, "invalid_request_error", "persona", "unknown_vector", msg);
+        if (e instanceof dev.persona.model.ContinuousBatcher.ContextExceededException) {
+            return new ApiError(400, "invalid_request_error", "messages", "context_length_exceeded", msg);
+        }
+        if (e instanceof dev.persona.api.VectorShelf.UnknownVectorException) return new ApiError(400, "invalid_request_error", "persona", "unknown_vector", msg);
         return new ApiError(400, "invalid_request_error", null, null, msg);
     }
 }

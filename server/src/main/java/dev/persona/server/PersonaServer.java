@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.persona.api.ChatEngine;
 import dev.persona.api.ChatReply;
+import dev.persona.api.Steering;
 import dev.persona.api.VectorRef;
 import dev.persona.model.PersonaException;
 import io.javalin.Javalin;
@@ -115,14 +116,14 @@ public final class PersonaServer implements AutoCloseable {
         try {
             byte[] body = readBody(ctx);
             OpenAiProtocol.Parsed p = OpenAiProtocol.parse(OpenAiProtocol.parseBody(body), chat, options.modelName());
-            String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
-            long created = System.currentTimeMillis() / 1000;
-            if (p.stream()) stream(ctx, p, id, created);
+            OpenAiProtocol.Header h = new OpenAiProtocol.Header((chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", ""),
+                    System.currentTimeMillis() / 1000, options.modelName(), chat);
+            if (p.stream()) stream(ctx, p, h);
             else {
                 ChatEngine.Call call = engine.submit(p.request(), null);
                 ChatReply r = await(call);
                 metrics.tokens(r.completionTokens());
-                json(ctx, 200, OpenAiProtocol.reply(id, created, options.modelName(), r, chat));
+                json(ctx, 200, OpenAiProtocol.reply(h, r));
             }
         } catch (ApiError e) {
             status = e.status;
@@ -180,7 +181,7 @@ public final class PersonaServer implements AutoCloseable {
      * cancels its rows (found at the next write; while a request waits for a row, a comment line is
      * written every second to find out).
      */
-    private void stream(Context ctx, OpenAiProtocol.Parsed p, String id, long created) throws IOException {
+    private void stream(Context ctx, OpenAiProtocol.Parsed p, OpenAiProtocol.Header h) throws IOException {
         BlockingQueue<Event> events = new LinkedBlockingQueue<>();
         ChatEngine.Call call = engine.submit(p.request(), (choice, text, lp) -> events.add(new Event(choice, text, lp)));
         ctx.res().setStatus(200);
@@ -198,48 +199,14 @@ public final class PersonaServer implements AutoCloseable {
                     write(out, ": waiting\n\n");
                     continue;
                 }
-                ObjectNode chunk = chunk(p, id, created);
-                ObjectNode ch = ((ArrayNode) chunk.get("choices")).addObject().put("index", e.choice());
-                if (p.chat()) {
-                    ObjectNode delta = ch.putObject("delta");
-                    if (!roleSent[e.choice()]) {
-                        delta.put("role", "assistant");
-                        roleSent[e.choice()] = true;
-                    }
-                    delta.put("content", e.text());
-                    if (e.logprob() != null) ch.putObject("logprobs").putArray("content").add(OpenAiProtocol.tokenLogprob(e.logprob()));
-                    else ch.putNull("logprobs");
-                } else {
-                    ch.put("text", e.text());
-                    if (e.logprob() != null) ch.set("logprobs", OpenAiProtocol.completionLogprobs(java.util.List.of(e.logprob())));
-                    else ch.putNull("logprobs");
-                }
-                ch.putNull("finish_reason");
-                write(out, "data: " + chunk + "\n\n");
+                write(out, "data: " + OpenAiProtocol.deltaChunk(h, e.choice(), !roleSent[e.choice()], e.text(), e.logprob()) + "\n\n");
+                roleSent[e.choice()] = true;
                 if (result.isDone() && events.isEmpty()) break;
             }
             ChatReply r = await(call);
             metrics.tokens(r.completionTokens());
-            for (ChatReply.Choice c : r.choices()) {
-                ObjectNode chunk = chunk(p, id, created);
-                ObjectNode ch = ((ArrayNode) chunk.get("choices")).addObject().put("index", c.index());
-                if (p.chat()) {
-                    ObjectNode delta = ch.putObject("delta");
-                    if (!roleSent[c.index()]) delta.put("role", "assistant").put("content", "");
-                } else {
-                    ch.put("text", "");
-                }
-                ch.putNull("logprobs");
-                ch.put("finish_reason", OpenAiProtocol.reason(c.finishReason()));
-                ch.set("persona", OpenAiProtocol.choicePersona(c));
-                chunk.set("persona", OpenAiProtocol.persona(r.applied()));
-                write(out, "data: " + chunk + "\n\n");
-            }
-            if (p.includeUsage()) {
-                ObjectNode chunk = chunk(p, id, created);
-                chunk.set("usage", OpenAiProtocol.usage(r));
-                write(out, "data: " + chunk + "\n\n");
-            }
+            for (ChatReply.Choice c : r.choices()) write(out, "data: " + OpenAiProtocol.finalChunk(h, r, c, !roleSent[c.index()]) + "\n\n");
+            if (p.includeUsage()) write(out, "data: " + OpenAiProtocol.usageChunk(h, r) + "\n\n");
             write(out, "data: [DONE]\n\n");
         } catch (IOException | UncheckedIOException e) {
             // the client went away: free its rows now rather than generating for nobody
@@ -249,13 +216,6 @@ public final class PersonaServer implements AutoCloseable {
             call.cancel();
             Thread.currentThread().interrupt();
         }
-    }
-
-    private ObjectNode chunk(OpenAiProtocol.Parsed p, String id, long created) {
-        ObjectNode o = OpenAiProtocol.JSON.createObjectNode();
-        o.put("id", id).put("object", p.chat() ? "chat.completion.chunk" : "text_completion").put("created", created).put("model", options.modelName());
-        o.putArray("choices");
-        return o;
     }
 
     private static void write(OutputStream out, String s) throws IOException {
@@ -286,9 +246,9 @@ public final class PersonaServer implements AutoCloseable {
         ArrayNode a = o.putArray("vectors");
         for (Map.Entry<String, VectorRef> e : engine.vectors().files().entrySet()) {
             VectorRef v = e.getValue();
-            ObjectNode x = a.addObject().put("name", e.getKey()).put("trait", v.trait()).put("default_layer", v.defaultLayer());
-            String coef = v.meta("recommended_coef");
-            x.put("default_coef", coef == null ? 1.0 : Double.parseDouble(coef));
+            // the defaults a steer entry without layer or coef gets, as persona steer resolves them
+            Steering.Applied d = Steering.of(v).resolve();
+            a.addObject().put("name", e.getKey()).put("trait", v.trait()).put("default_layer", d.layer()).put("default_coef", d.coef());
         }
         ArrayNode names = o.putArray("names");
         engine.vectors().names().forEach(names::add);

@@ -72,7 +72,8 @@ public final class MonitorJob {
             spark.createDataFrame(projected.filter(p -> p.reject() != null).map(p -> RowFactory.create(p.id(), p.line(), p.reject())), rejectSchema)
                     .write().parquet(out.table("rejects"));
             long rejects = projected.filter(p -> p.reject() != null).count();
-            long convs = projected.filter(p -> p.reject() == null).map(Projected::id).distinct().count();
+            // one row per conversation and vector
+            long convs = projected.filter(p -> p.reject() == null).count() / o.vectors().size();
             Result r = new Result(convs, rejects, o.vectors().size(), out.table("projections"), out.table("rejects"), loads.value(), loadSeconds.value(), (System.nanoTime() - t0) / 1e9);
             out.finish(JsonText.write(r));
             return r;
@@ -86,6 +87,7 @@ public final class MonitorJob {
         ExecutorModels.Loaded model = ExecutorModels.get(o.model(), loads, loadSeconds);
         List<VectorRef> vectors = new ArrayList<>();
         for (String v : o.vectors()) vectors.add(model.vector(v));
+        List<String> names = o.vectors().stream().map(v -> dev.persona.api.VectorShelf.stem(java.nio.file.Path.of(v))).toList();
         List<Projected> out = new ArrayList<>();
         List<Conversation> convs = new ArrayList<>();
         List<Long> ids = new ArrayList<>();
@@ -106,7 +108,7 @@ public final class MonitorJob {
                     List<Conversation> batch = List.copyOf(convs);
                     List<Monitor.Row> rows = model.call(p -> Monitoring.project(p, ref, layer, o.kind(), batch));
                     for (int i = 0; i < rows.size(); i++) {
-                        out.add(new Projected(ids.get(i), convs.get(i).condition(), VectorNames.stem(o.vectors().get(v)), layer, rows.get(i).promptLast(),
+                        out.add(new Projected(ids.get(i), convs.get(i).condition(), names.get(v), layer, rows.get(i).promptLast(),
                                 rows.get(i).response(), null, null));
                     }
                 }

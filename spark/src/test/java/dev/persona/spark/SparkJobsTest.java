@@ -172,7 +172,7 @@ class SparkJobsTest {
         for (Path v : List.of(vector, selfPreservation)) {
             VectorRef ref = reference.vector(v);
             List<Monitor.Row> want = Monitoring.project(reference, ref, null, "response_avg", convs);
-            String name = VectorNames.stem(v.toString());
+            String name = dev.persona.api.VectorShelf.stem(v);
             List<Row> got = spark.read().parquet(r.projections()).where("vector = '" + name + "'").orderBy("id").collectAsList();
             assertEquals(40, got.size());
             for (int i = 0; i < 40; i++) {

@@ -1,8 +1,8 @@
 package dev.persona.steer;
 
+import dev.persona.model.HookIntervention;
 import dev.persona.model.HookPoint;
 import dev.persona.model.HookedTransformer;
-import dev.persona.model.Intervention;
 import dev.persona.model.Interventions;
 import dev.persona.model.ModelConfig;
 import dev.persona.model.PersonaException;
@@ -79,22 +79,19 @@ public final class SteeringPlan {
         }
     }
 
-    /** A steer in the runtime's terms: the intervention and where it acts. */
-    public record Bound(String hook, Intervention intervention, PositionMask mask) { }
-
     /**
      * Every steer as a hook, an intervention and a position mask, built all at once (a zero direction
      * to ablate is refused here), for callers that bind them to their own rows (a server's batch).
      */
-    public List<Bound> bind() {
-        List<Bound> built = new ArrayList<>();
+    public List<HookIntervention> bind() {
+        List<HookIntervention> built = new ArrayList<>();
         for (Steer s : steers) {
             float[] dir = s.vector().layer(s.kind(), s.layer());
             if (s.ablate() && isZero(dir)) {
                 throw new PersonaException(s.vector().metadata().getOrDefault("trait", "the vector") + " has an all-zero " + s.kind() + " row " + s.layer()
                         + ", which has no direction to ablate", "ablate at a layer the vector holds (a llama.cpp file cannot hold row 1; see `persona vector info`)");
             }
-            built.add(new Bound(HookPoint.residPost(s.layer() - 1), s.ablate() ? Interventions.ablate(dir) : Interventions.add(dir, s.coef()), s.positions()));
+            built.add(new HookIntervention(HookPoint.residPost(s.layer() - 1), s.ablate() ? Interventions.ablate(dir) : Interventions.add(dir, s.coef()), s.positions()));
         }
         return built;
     }
@@ -105,10 +102,10 @@ public final class SteeringPlan {
      * registered are removed before the error leaves.
      */
     public AutoCloseable apply(HookedTransformer model) {
-        List<Bound> built = bind();
+        List<HookIntervention> built = bind();
         List<AutoCloseable> handles = new ArrayList<>();
         try {
-            for (Bound b : built) handles.add(model.intervene(b.hook(), b.intervention(), b.mask()));
+            for (HookIntervention b : built) handles.add(model.intervene(b.hook(), b.intervention(), b.mask()));
         } catch (RuntimeException e) {
             closeAll(handles);
             throw e;

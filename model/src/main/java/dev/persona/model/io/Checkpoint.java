@@ -102,7 +102,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     @Override
     public float[] floats(String name, long... expectedShape) {
         TensorInfo t = info(name);
-        floatsShapeCheck(t, expectedShape);
+        checkShape(t, expectedShape);
         return byTensor.get(name).readFloats(t);
     }
 
@@ -118,11 +118,11 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         if (t.dtype() != DType.F32 || t.end() - t.begin() > SafetensorsFile.chunkBytes) {
             return manager.create(floats(name, shape), new ai.djl.ndarray.types.Shape(shape));
         }
-        floatsShapeCheck(t, shape);
+        checkShape(t, shape);
         return byTensor.get(name).createF32(manager, t, new ai.djl.ndarray.types.Shape(shape));
     }
 
-    private static void floatsShapeCheck(TensorInfo t, long[] expectedShape) {
+    private static void checkShape(TensorInfo t, long[] expectedShape) {
         if (expectedShape != null && expectedShape.length > 0 && !java.util.Arrays.equals(t.shape(), expectedShape)) {
             throw new PersonaException(t.file() + ": tensor '" + t.name() + "' has shape " + java.util.Arrays.toString(t.shape())
                     + " but config.json implies " + java.util.Arrays.toString(expectedShape),

@@ -228,13 +228,31 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    /** Releases a mapping now (JDK's Unsafe.invokeCleaner); where that is unavailable the garbage collector does it later. */
-    static void unmap(MappedByteBuffer b) {
+    /** sun.misc.Unsafe and its invokeCleaner, looked up once; null where the JDK does not offer them. */
+    private static final Object UNSAFE;
+    private static final java.lang.reflect.Method INVOKE_CLEANER;
+
+    static {
+        Object u = null;
+        java.lang.reflect.Method m = null;
         try {
             java.lang.reflect.Field f = Class.forName("sun.misc.Unsafe").getDeclaredField("theUnsafe");
             f.setAccessible(true);
-            Object unsafe = f.get(null);
-            unsafe.getClass().getMethod("invokeCleaner", java.nio.ByteBuffer.class).invoke(unsafe, b);
+            u = f.get(null);
+            m = u.getClass().getMethod("invokeCleaner", java.nio.ByteBuffer.class);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            u = null;
+            m = null;
+        }
+        UNSAFE = u;
+        INVOKE_CLEANER = m;
+    }
+
+    /** Releases a mapping now (JDK's Unsafe.invokeCleaner); where that is unavailable the garbage collector does it later. */
+    static void unmap(MappedByteBuffer b) {
+        if (INVOKE_CLEANER == null) return;
+        try {
+            INVOKE_CLEANER.invoke(UNSAFE, b);
         } catch (ReflectiveOperationException | RuntimeException e) {
             // left to the garbage collector, as before
         }
