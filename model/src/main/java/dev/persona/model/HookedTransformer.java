@@ -60,6 +60,12 @@ public final class HookedTransformer implements AutoCloseable {
      */
     private final NDManager viewManager;
     private final Map<String, NDArray> views;
+    /**
+     * The linear weights' decoding path ({@link Gemv}: passes of at most {@link #gemvRows} rows
+     * streamed on every core); empty for trainable, BF16 and narrow models, or without the vector API.
+     */
+    private final Map<String, Gemv> gemvs;
+    private final int gemvRows;
     /** BF16 arithmetic when the 2-D weights are held in BF16 ({@link Precision#BF16}); null in F32. */
     private final Bf16Kernels bf16;
     private final float[] invFreq;
@@ -78,11 +84,21 @@ public final class HookedTransformer implements AutoCloseable {
         this.weights = weights;
         this.viewManager = viewManager;
         this.views = views;
+        this.gemvs = new java.util.HashMap<>();
+        this.gemvRows = Gemv.maxRows();
+        if (views != null && Device.Type.CPU.equals(manager.getDevice().getDeviceType()) && Gemv.usedFor(config.dModel())) {
+            for (String k : views.keySet()) gemvs.put(k, Gemv.of(weights.get(k)));
+        }
         this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
         double local = config.attention().slidingRopeTheta();
         this.slidingInvFreq = local > 0 ? RopeScaling.NONE.inverseFrequencies(config.headDim(), local) : null;
         this.hookNames = new LinkedHashSet<>();
         for (HookPoint h : HookPoint.all(config)) hookNames.add(h.name());
+    }
+
+    /** Whether products of few rows (decode steps) run on the vector kernel ({@link Gemv}) rather than libtorch. */
+    boolean decodesThroughKernel() {
+        return !gemvs.isEmpty();
     }
 
     /** Loads a Hugging Face model directory on the CPU. */
@@ -179,6 +195,8 @@ public final class HookedTransformer implements AutoCloseable {
                     "train and finetune in f32 (leave out --dtype); BF16 compute is for inference");
         }
         WeightLayout layout = resolveLayout(c, ckpt);
+        // compiles the decoding kernel while the weights load
+        if (!trainable && precision == Precision.F32) Gemv.usedFor(c.dModel());
         NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
         Bf16Kernels bf16 = null;
         try {
@@ -551,6 +569,16 @@ public final class HookedTransformer implements AutoCloseable {
      * @return logits [batch, pos, vocab] (or [batch, 1, vocab] with lastOnly), attached to {@code step}
      */
     NDArray run(NDManager step, NDArray ids, PassInfo info, boolean[][] keyValid, KVCache cache, int slot, boolean lastOnly) {
+        if (gemvs.isEmpty() || (long) info.valid.length * info.valid[0].length > gemvRows) {
+            return pass(step, ids, info, keyValid, cache, slot, lastOnly);
+        }
+        // the products run on Persona's threads: libtorch's own pool would only spin on the same cores
+        try (Gemv.TorchThreads solo = Gemv.TorchThreads.one()) {
+            return pass(step, ids, info, keyValid, cache, slot, lastOnly);
+        }
+    }
+
+    private NDArray pass(NDManager step, NDArray ids, PassInfo info, boolean[][] keyValid, KVCache cache, int slot, boolean lastOnly) {
         ModelConfig c = config;
         FamilySpec f = c.family();
         int b = info.valid.length, t = info.valid[0].length;
@@ -724,6 +752,11 @@ public final class HookedTransformer implements AutoCloseable {
             return bias == null ? y : y.add(bias);
         }
         long in = s.get(s.dimension() - 1), rows = s.size() / in;
+        Gemv gemv = rows <= gemvRows ? gemvs.get(weightKey) : null;
+        if (gemv != null) {
+            NDArray y = gemv.apply(x);
+            return bias == null ? y : y.add(bias);
+        }
         NDArray view = views == null ? null : views.get(weightKey);
         if (view == null || rows > FEW_ROWS) return Linear.linear(x, weights.get(weightKey), bias).singletonOrThrow();
         NDArray yT = view.matMul(x.reshape(rows, in).transpose());

@@ -83,7 +83,8 @@ public final class RuntimeBench {
         List<int[]> prompts = randomPrompts(model.config(), batch, promptTokens, 2);
         Generator g = new Generator(model);
         GenerationOptions o = GenerationOptions.greedy(newTokens).withStopIds(Set.of());
-        g.run(prompts, GenerationOptions.greedy(2).withStopIds(Set.of()));
+        // warm-up long enough for the JIT to compile the decode path (the vector kernel's loops included)
+        g.run(prompts, GenerationOptions.greedy(Math.min(newTokens, 8)).withStopIds(Set.of()));
         double prefill = prefill(model, batch, promptTokens, 1).seconds();
         long t0 = System.nanoTime();
         g.run(prompts, o);
@@ -104,10 +105,11 @@ public final class RuntimeBench {
     }
 
     /**
-     * The machine's memory read bandwidth in GB/s as libtorch streams it: the best of {@code reps}
-     * sums over a float32 buffer of {@code bytes} (far larger than the caches), run with libtorch's
-     * intra-op threads (all cores), so a model's weight stream at batch-1 decode can be compared
-     * with it in the same process.
+     * The machine's memory read bandwidth in GB/s: the best of {@code reps} multi-threaded sums over
+     * a float32 buffer of {@code bytes} (far larger than the caches), taken two ways in the same
+     * process, libtorch's sum with its intra-op threads (all cores) and a vector-API sum split across
+     * the decoding kernel's threads (all cores, when the vector API is present); the larger one is
+     * the machine's figure, since neither reader can read faster than the memory delivers.
      */
     public static double memoryBandwidthGbps(HookedTransformer model, long bytes, int reps) {
         double best = 0;
@@ -122,7 +124,13 @@ public final class RuntimeBench {
                 best = Math.max(best, bytes / ((System.nanoTime() - t0) / 1e9) / 1e9);
             }
         }
+        if (Gemv.available()) best = Math.max(best, Gemv.readBandwidthGbps(bytes, reps));
         return best;
+    }
+
+    /** Whether {@code model}'s decode steps run on the vector kernel (see {@code Gemv}) rather than libtorch's products. */
+    public static boolean decodesThroughKernel(HookedTransformer model) {
+        return model.decodesThroughKernel();
     }
 
     /** Bytes of file mappings whose path ends with {@code suffix} that are resident now (Linux smaps Rss), or -1 where unknown. */

@@ -22,20 +22,44 @@ class FamilyParityTest {
 
     @TestFactory
     Stream<DynamicTest> logitsAndHiddenStatesMatchTransformers() throws IOException {
-        Path root = Fixtures.project("testdata/families");
-        List<Path> dirs;
-        try (Stream<Path> s = Files.list(root)) {
-            dirs = s.filter(Files::isDirectory).sorted().toList();
-        }
-        assertTrue(dirs.size() >= 13, "expected ten families and three storage variants, found " + dirs);
         List<DynamicTest> tests = new ArrayList<>();
-        for (Path dir : dirs) tests.add(DynamicTest.dynamicTest(dir.getFileName().toString(), () -> check(dir)));
+        for (Path dir : familyDirs()) tests.add(DynamicTest.dynamicTest(dir.getFileName().toString(), () -> check(dir)));
+        return tests.stream();
+    }
+
+    private static List<Path> familyDirs() throws IOException {
+        try (Stream<Path> s = Files.list(Fixtures.project("testdata/families"))) {
+            List<Path> dirs = s.filter(Files::isDirectory).sorted().toList();
+            assertTrue(dirs.size() >= 13, "expected ten families and three storage variants, found " + dirs);
+            return dirs;
+        }
+    }
+
+    /** The same goldens and tolerance with every product through the decoding kernel ({@link Gemv}). */
+    @TestFactory
+    Stream<DynamicTest> logitsAndHiddenStatesMatchTransformersThroughTheDecodingKernel() throws IOException {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Path dir : familyDirs()) {
+            tests.add(DynamicTest.dynamicTest(dir.getFileName().toString(), () -> {
+                try (HookedTransformer model = Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Fixtures.device()))) {
+                    // every test model is narrower than the kernel's default threshold: only forcing it reaches the kernel
+                    assertTrue(model.decodesThroughKernel(), dir + " did not take the decoding kernel");
+                    check(dir, model);
+                }
+            }));
+        }
         return tests.stream();
     }
 
     private static void check(Path dir) throws IOException {
-        JsonNode goldens = new ObjectMapper().readTree(dir.resolve("goldens.json").toFile());
         try (HookedTransformer model = HookedTransformer.load(dir, Fixtures.device())) {
+            check(dir, model);
+        }
+    }
+
+    private static void check(Path dir, HookedTransformer model) throws IOException {
+        JsonNode goldens = new ObjectMapper().readTree(dir.resolve("goldens.json").toFile());
+        {
             int layers = model.config().numLayers();
             List<String> rows = new ArrayList<>();
             for (int r = 0; r <= layers; r++) rows.add(HookPoint.hiddenStateRow(r, layers));

@@ -58,4 +58,28 @@ public final class Fixtures {
         if (ci) fail("under CI a missing fixture fails the build: " + what);
         assumeTrue(false, "skipped: " + what);
     }
+
+    /**
+     * Runs {@code load} with the decoding kernel ({@link Gemv}) switched on for any model width and
+     * for passes of up to 64 rows, so that a tiny test model's every product goes through it; the
+     * choice is made when a model is built, so the model keeps it after this returns. Skips (fails
+     * under CI) without the vector API module.
+     */
+    public static <T> T throughDecodingKernel(java.util.concurrent.Callable<T> load) throws Exception {
+        require(Gemv.available(), "the jdk.incubator.vector module (run with --add-modules=jdk.incubator.vector)");
+        String hidden = System.getProperty("persona.gemv.min-hidden"), rows = System.getProperty("persona.gemv.max-rows");
+        System.setProperty("persona.gemv.min-hidden", "0");
+        System.setProperty("persona.gemv.max-rows", "64");
+        try {
+            return load.call();
+        } finally {
+            restore("persona.gemv.min-hidden", hidden);
+            restore("persona.gemv.max-rows", rows);
+        }
+    }
+
+    private static void restore(String key, String value) {
+        if (value == null) System.clearProperty(key);
+        else System.setProperty(key, value);
+    }
 }

@@ -1,0 +1,321 @@
+package dev.persona.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Float32 products of a few activation rows with a weight matrix, {@code y [rows, out] = x [rows, in] .
+ * W^T}, streamed from the weights' libtorch memory on every core: the decoding path of inference
+ * models (at most {@link #maxRows()} rows).
+ *
+ * <p>Why not libtorch's own: for one row libtorch 2.7 runs a single-threaded gemv that reads about
+ * 20 GB/s on a 2-core EPYC (AVX-512) whose memory delivers more than 40 GB/s to two threads, and for
+ * 2 to 8 rows a gemm that reads 8 GB/s. Decoding one token must read every weight once, so the
+ * weight stream is the decode speed. Here each core streams a contiguous share of W's rows through
+ * the JDK's vector API ({@link GemvKernel}); results differ from libtorch's by float rounding only
+ * (sums in another order), and a row's result does not depend on the other rows of its call.
+ *
+ * <p>Needs the {@code jdk.incubator.vector} module ({@code --add-modules jdk.incubator.vector}, which
+ * the {@code persona} launcher and the tests pass); without it, or with {@code -Dpersona.gemv=off},
+ * {@link #available()} is false and models use libtorch throughout. Models narrower than
+ * {@code -Dpersona.gemv.min-hidden} (default 512) keep libtorch too: their steps are per-operation
+ * overhead, not weight traffic, and keeping them there keeps the organism's outputs bit for bit.
+ */
+final class Gemv {
+    /** Bytes per buffer: a direct ByteBuffer is indexed by int, so larger matrices are split by rows. */
+    private static final long CHUNK_BYTES = 1L << 30;
+
+    private static final boolean MODULE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    private static final Pool POOL = new Pool(Math.max(1, Integer.getInteger("persona.gemv.threads", Runtime.getRuntime().availableProcessors())));
+
+    private final List<Chunk> chunks;
+    private final int out;
+    private final int in;
+
+    private record Chunk(ByteBuffer data, int first, int count) { }
+
+    private Gemv(List<Chunk> chunks, int out, int in) {
+        this.chunks = chunks;
+        this.out = out;
+        this.in = in;
+    }
+
+    /** True when the vector API is present and the path is not switched off. */
+    static boolean available() {
+        return MODULE && !"off".equals(System.getProperty("persona.gemv"));
+    }
+
+    /**
+     * The most activation rows a product takes this path with ({@code -Dpersona.gemv.max-rows},
+     * default 8); more go to libtorch's gemm, which is faster from about 16 rows on.
+     */
+    static int maxRows() {
+        return Integer.getInteger("persona.gemv.max-rows", 8);
+    }
+
+    /**
+     * True when a model of hidden size {@code dModel} decodes through this path; then also starts
+     * compiling the kernel (once per JVM), so call it before loading the weights.
+     */
+    static boolean usedFor(int dModel) {
+        boolean used = available() && dModel >= Integer.getInteger("persona.gemv.min-hidden", 512);
+        if (used) Warmup.THREAD.getClass();
+        return used;
+    }
+
+    /**
+     * Runs the kernel on a small matrix until the JIT has compiled it (about 0.7 s of one core):
+     * interpreted, the vector API allocates per operation and one product with a 545 MB output
+     * head takes 0.7 s instead of 12 ms. Started when the first eligible model starts loading and
+     * awaited before its first product.
+     */
+    private static final class Warmup {
+        static final Thread THREAD = start();
+
+        private static Thread start() {
+            Thread t = new Thread(() -> {
+                int out = 64, in = 100;
+                ByteBuffer w = ByteBuffer.allocateDirect(4 * out * in).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < out * in; i++) w.putFloat(4 * i, (i % 7) * 0.01f);
+                float[] x = new float[5 * in];
+                float[] y = new float[5 * out];
+                for (int i = 0; i < 1500; i++) GemvKernel.multiply(w, 0, in, x, 1 + i % 5, y, out, 0, out);
+            }, "persona-gemv-warmup");
+            t.setDaemon(true);
+            t.start();
+            return t;
+        }
+
+        static void await() {
+            try {
+                THREAD.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * The product with {@code weight} (float32 [out, in], contiguous, on the CPU), reading its memory
+     * in place; valid for as long as {@code weight} is open.
+     */
+    static Gemv of(NDArray weight) {
+        return of(weight, CHUNK_BYTES);
+    }
+
+    /** {@link #of(NDArray)} with the matrix split into buffers of at most {@code chunkBytes} (whole rows). */
+    static Gemv of(NDArray weight, long chunkBytes) {
+        Shape s = weight.getShape();
+        if (s.dimension() != 2 || weight.getDataType() != DataType.FLOAT32) throw new IllegalArgumentException("a float32 matrix, not " + weight.getDataType() + " " + s);
+        int out = Math.toIntExact(s.get(0)), in = Math.toIntExact(s.get(1));
+        Warmup.await();
+        int perChunk = (int) Math.max(1, chunkBytes / (4L * in));
+        List<Chunk> chunks = new ArrayList<>();
+        for (int first = 0; first < out; first += perChunk) {
+            int count = Math.min(perChunk, out - first);
+            NDArray rows = first == 0 && count == out ? weight : weight.get(new NDIndex("{}:{}", first, first + count));
+            ByteBuffer data = rows.toByteBuffer(true);
+            if (!data.isDirect() || data.capacity() != 4L * count * in) {
+                throw new IllegalStateException("libtorch gave no direct view of the weight's memory (" + s + "): the vector path needs one");
+            }
+            chunks.add(new Chunk(data.order(ByteOrder.LITTLE_ENDIAN), first, count));
+            // a row range's view only locates the memory; the buffer stays valid while the weight lives
+            if (rows != weight) rows.close();
+        }
+        return new Gemv(chunks, out, in);
+    }
+
+    /** x [..., in] . W^T: float32 [..., out] in x's manager. */
+    NDArray apply(NDArray x) {
+        Shape s = x.getShape();
+        int rows = Math.toIntExact(s.size() / in);
+        float[] xs = x.toFloatArray();
+        float[] y = new float[rows * out];
+        multiply(xs, rows, y);
+        NDManager m = x.getManager();
+        NDArray result = m.zeros(s.slice(0, s.dimension() - 1).add(out));
+        result.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(y);
+        return result;
+    }
+
+    /** y [rows, out] = x [rows, in] . W^T, on every core. */
+    void multiply(float[] x, int rows, float[] y) {
+        // small products are not worth a hand-off
+        POOL.run((p, parts) -> part(x, rows, y, (int) ((long) out * p / parts), (int) ((long) out * (p + 1) / parts)), (long) out * in < 65536);
+    }
+
+    /**
+     * Memory read bandwidth in GB/s as this path's threads see it: the best of {@code reps} sums,
+     * split across the workers, over a buffer of {@code bytes} (far larger than the caches).
+     */
+    static double readBandwidthGbps(long bytes, int reps) {
+        int n = (int) Math.min(bytes / 4, Integer.MAX_VALUE / 4);
+        ByteBuffer b = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i += 1024) b.putFloat(4 * i, 1f);
+        double[] sums = new double[POOL.pieces()];
+        double best = 0;
+        for (int r = 0; r <= reps; r++) {
+            long t0 = System.nanoTime();
+            POOL.run((p, parts) -> sums[p] = GemvKernel.sum(b, (int) ((long) n * p / parts), (int) ((long) n * (p + 1) / parts)), false);
+            double gbps = 4.0 * n / ((System.nanoTime() - t0) / 1e9) / 1e9;
+            // the first pass compiles the loop
+            if (r > 0) best = Math.max(best, gbps);
+        }
+        return best;
+    }
+
+    /** Outputs [o0, o1) of every row, on the calling thread. */
+    private void part(float[] x, int rows, float[] y, int o0, int o1) {
+        for (Chunk c : chunks) {
+            int lo = Math.max(o0, c.first), hi = Math.min(o1, c.first + c.count);
+            if (lo < hi) GemvKernel.multiply(c.data, c.first, in, x, rows, y, out, lo, hi);
+        }
+    }
+
+    /**
+     * libtorch's intra-op threads for the calling thread set to one until closed (the setting is per
+     * calling thread in OpenMP). Passes whose products go through here keep libtorch to one thread:
+     * OpenMP's workers spin after each parallel region, on the very cores this path's workers need
+     * (measured: 0.5B batch-1 decode 4.7 tok/s with them spinning, 12.8 without).
+     */
+    static final class TorchThreads implements AutoCloseable {
+        private final int before;
+
+        private TorchThreads(int before) {
+            this.before = before;
+        }
+
+        static TorchThreads one() {
+            int before = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+            if (before != 1) ai.djl.pytorch.jni.JniUtils.setNumThreads(1);
+            return new TorchThreads(before);
+        }
+
+        @Override
+        public void close() {
+            if (before != 1) ai.djl.pytorch.jni.JniUtils.setNumThreads(before);
+        }
+    }
+
+    /**
+     * Worker threads that take a share of each product. A product lasts tens of microseconds to a
+     * few milliseconds and a decode step runs hundreds of them back to back, so workers spin for a
+     * while after a product before parking: waking a parked thread costs about as much as a small
+     * product. One caller at a time uses the workers; a second concurrent caller computes alone.
+     */
+    private static final class Pool {
+        private static final long SPIN_NANOS = Long.getLong("persona.gemv.spin-micros", 200) * 1000;
+        private final Worker[] workers;
+        private final ReentrantLock lock = new ReentrantLock();
+
+        Pool(int threads) {
+            workers = new Worker[threads - 1];
+            for (int i = 0; i < workers.length; i++) {
+                workers[i] = new Worker();
+                Thread t = new Thread(workers[i], "persona-gemv-" + (i + 1));
+                t.setDaemon(true);
+                workers[i].thread = t;
+                t.start();
+            }
+        }
+
+        /** Pieces a product is cut into: threads take them in turn, so a thread that starts late or runs slow does less. */
+        int pieces() {
+            return Integer.getInteger("persona.gemv.pieces", 8) * (workers.length + 1);
+        }
+
+        /** Runs {@code task} for parts 0 .. pieces() - 1 on every thread at once; {@code alone}: all on the caller. */
+        void run(Task task, boolean alone) {
+            int pieces = pieces();
+            if (workers.length == 0 || alone || !lock.tryLock()) {
+                for (int p = 0; p < pieces; p++) task.run(p, pieces);
+                return;
+            }
+            try {
+                Job job = new Job(task, pieces, workers.length);
+                for (Worker w : workers) w.give(job);
+                job.work();
+                while (job.pending.get() > 0) Thread.onSpinWait();
+                Throwable failed = job.failure.get();
+                if (failed != null) throw new IllegalStateException("a gemv worker failed: " + failed, failed);
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Share {@code part} of {@code parts} of some work. */
+    interface Task {
+        void run(int part, int parts);
+    }
+
+    private static final class Job {
+        final Task task;
+        final int parts;
+        final AtomicInteger next = new AtomicInteger();
+        /** Workers not yet done. */
+        final AtomicInteger pending;
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+        Job(Task task, int parts, int workers) {
+            this.task = task;
+            this.parts = parts;
+            this.pending = new AtomicInteger(workers);
+        }
+
+        void work() {
+            for (int p; (p = next.getAndIncrement()) < parts; ) task.run(p, parts);
+        }
+    }
+
+    private static final class Worker implements Runnable {
+        volatile Thread thread;
+        private volatile Job job;
+
+        void give(Job j) {
+            job = j;
+            LockSupport.unpark(thread);
+        }
+
+        @Override
+        public void run() {
+            while (true) {
+                Job j = await();
+                try {
+                    j.work();
+                } catch (Throwable t) {
+                    j.failure.compareAndSet(null, t);
+                    // the failed piece is lost; let the caller's loop finish the count and report
+                    j.next.set(j.parts);
+                } finally {
+                    j.pending.decrementAndGet();
+                }
+            }
+        }
+
+        private Job await() {
+            long spinUntil = System.nanoTime() + Pool.SPIN_NANOS;
+            int n = 0;
+            while (true) {
+                Job j = job;
+                if (j != null) {
+                    job = null;
+                    return j;
+                }
+                if (((++n & 63) != 0) || System.nanoTime() < spinUntil) Thread.onSpinWait();
+                else LockSupport.park(this);
+            }
+        }
+    }
+}

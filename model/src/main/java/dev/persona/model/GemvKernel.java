@@ -1,0 +1,117 @@
+package dev.persona.model;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The inner loop of {@link Gemv}, on the JDK's vector API (the only class that names it, so that
+ * the rest of the runtime loads without the {@code jdk.incubator.vector} module).
+ *
+ * <p>Each weight row (in floats, a few KB: it stays in L1) is read from memory once and multiplied
+ * with up to four input rows at a time; sums run in float32 in lanes of the widest vector the CPU
+ * has (16 floats with AVX-512, 8 with AVX2), then across lanes.
+ */
+final class GemvKernel {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private GemvKernel() { }
+
+    /** Lanes per vector (16 with AVX-512). */
+    static int lanes() {
+        return S.length();
+    }
+
+    /**
+     * y[r * out + o] = sum_i x[r * in + i] * W[o - first, i] for o in [o0, o1), r in [0, rows).
+     * Every row is summed in the same order whatever {@code rows} is, so a row's result does not
+     * depend on which other rows share the call (a batch decodes as its rows would alone).
+     *
+     * @param w     float32 rows [.., in], little-endian, the row of output {@code first} at byte 0
+     * @param first the output index of {@code w}'s row 0
+     */
+    static void multiply(ByteBuffer w, int first, int in, float[] x, int rows, float[] y, int out, int o0, int o1) {
+        // output by output, so that a weight row is read from memory once and from L1 for the other input rows
+        for (int o = o0; o < o1; o++) {
+            int base = (o - first) * in * 4;
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) four(w, base, in, x, r, y, out, o);
+            for (; r < rows; r++) row(w, base, in, x, r, y, out, o);
+        }
+    }
+
+    // Sums: chunks of `lanes` floats alternate between two accumulators (independent sums hide the
+    // latency of the fused multiply-add), which are added lane by lane, then across lanes; the tail
+    // of a row that is not a whole number of chunk pairs is added one float at a time.
+
+    private static void row(ByteBuffer w, int base, int in, float[] x, int r, float[] y, int out, int o) {
+        int step = S.length();
+        int end = in - in % (2 * step);
+        int xr = r * in;
+        {
+            FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S);
+            int i = 0;
+            for (; i < end; i += 2 * step) {
+                a = FloatVector.fromByteBuffer(S, w, base + 4 * i, LE).fma(FloatVector.fromArray(S, x, xr + i), a);
+                b = FloatVector.fromByteBuffer(S, w, base + 4 * (i + step), LE).fma(FloatVector.fromArray(S, x, xr + i + step), b);
+            }
+            float s = a.add(b).reduceLanes(VectorOperators.ADD);
+            for (; i < in; i++) s += w.getFloat(base + 4 * i) * x[xr + i];
+            y[r * out + o] = s;
+        }
+    }
+
+    private static void four(ByteBuffer w, int base, int in, float[] x, int r, float[] y, int out, int o) {
+        int step = S.length();
+        int end = in - in % (2 * step);
+        int x0 = r * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
+        {
+            FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
+            FloatVector b0 = FloatVector.zero(S), b1 = FloatVector.zero(S), b2 = FloatVector.zero(S), b3 = FloatVector.zero(S);
+            int i = 0;
+            for (; i < end; i += 2 * step) {
+                FloatVector u = FloatVector.fromByteBuffer(S, w, base + 4 * i, LE);
+                FloatVector v = FloatVector.fromByteBuffer(S, w, base + 4 * (i + step), LE);
+                int j = i + step;
+                a0 = u.fma(FloatVector.fromArray(S, x, x0 + i), a0);
+                b0 = v.fma(FloatVector.fromArray(S, x, x0 + j), b0);
+                a1 = u.fma(FloatVector.fromArray(S, x, x1 + i), a1);
+                b1 = v.fma(FloatVector.fromArray(S, x, x1 + j), b1);
+                a2 = u.fma(FloatVector.fromArray(S, x, x2 + i), a2);
+                b2 = v.fma(FloatVector.fromArray(S, x, x2 + j), b2);
+                a3 = u.fma(FloatVector.fromArray(S, x, x3 + i), a3);
+                b3 = v.fma(FloatVector.fromArray(S, x, x3 + j), b3);
+            }
+            float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+            float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+            for (; i < in; i++) {
+                float wi = w.getFloat(base + 4 * i);
+                s0 += wi * x[x0 + i];
+                s1 += wi * x[x1 + i];
+                s2 += wi * x[x2 + i];
+                s3 += wi * x[x3 + i];
+            }
+            y[r * out + o] = s0;
+            y[(r + 1) * out + o] = s1;
+            y[(r + 2) * out + o] = s2;
+            y[(r + 3) * out + o] = s3;
+        }
+    }
+
+    /** The sum of floats [from, to) of {@code b}: a plain streaming read, for the bandwidth probe. */
+    static float sum(ByteBuffer b, int from, int to) {
+        int step = S.length();
+        FloatVector a = FloatVector.zero(S), c = FloatVector.zero(S);
+        int i = from;
+        for (; i + 2 * step <= to; i += 2 * step) {
+            a = a.add(FloatVector.fromByteBuffer(S, b, 4 * i, LE));
+            c = c.add(FloatVector.fromByteBuffer(S, b, 4 * (i + step), LE));
+        }
+        float s = a.add(c).reduceLanes(VectorOperators.ADD);
+        for (; i < to; i++) s += b.getFloat(4 * i);
+        return s;
+    }
+}

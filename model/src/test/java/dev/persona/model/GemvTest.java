@@ -1,0 +1,118 @@
+package dev.persona.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The decoding kernel ({@link Gemv}) against exact sums and against libtorch, and its effects on a model. */
+class GemvTest {
+    @BeforeEach
+    void needsTheVectorApi() {
+        Fixtures.require(Gemv.available(), "the jdk.incubator.vector module (run with --add-modules=jdk.incubator.vector)");
+    }
+
+    @ParameterizedTest(name = "{0} x {1}, chunks of {2} bytes")
+    @CsvSource({
+        "37, 100, 1073741824",   // odd sizes: a tail after the last whole pair of vectors
+        "129, 896, 1073741824",  // Qwen2.5-0.5B's width, and more rows than the worker split is even for
+        "1000, 33, 4096",        // shorter than one vector pair; the matrix split into 31 buffers
+        "4864, 896, 1048576",    // an MLP projection in 17 buffers, rows split across workers mid-buffer
+    })
+    void productsEqualExactSumsWithinFloatRounding(int out, int in, long chunkBytes) {
+        Random r = new Random(out * 31L + in);
+        float[] w = new float[out * in];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray weight = m.create(w, new Shape(out, in)).duplicate();
+            Gemv g = Gemv.of(weight, chunkBytes);
+            for (int rows = 1; rows <= 9; rows++) {
+                float[] x = new float[rows * in];
+                for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+                float[] y = new float[rows * out];
+                g.multiply(x, rows, y);
+                for (int k = 0; k < rows; k++) {
+                    for (int o = 0; o < out; o++) {
+                        double exact = 0, scale = 0;
+                        for (int i = 0; i < in; i++) {
+                            exact += (double) x[k * in + i] * w[o * in + i];
+                            scale += Math.abs((double) x[k * in + i] * w[o * in + i]);
+                        }
+                        // float32 sums of `in` products: error within in * 2^-24 of the sum of magnitudes
+                        double bound = in * 6e-8 * scale + 1e-30;
+                        assertTrue(Math.abs(y[k * out + o] - exact) <= bound,
+                                rows + " rows, row " + k + ", output " + o + ": " + y[k * out + o] + " vs exact " + exact + " (bound " + bound + ")");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aRowsResultDoesNotDependOnTheOtherRowsOfItsCall() {
+        int out = 300, in = 200;
+        Random r = new Random(5);
+        float[] w = new float[out * in];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        try (NDManager m = NDManager.newBaseManager()) {
+            Gemv g = Gemv.of(m.create(w, new Shape(out, in)).duplicate());
+            float[] x = new float[7 * in];
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            float[] all = new float[7 * out];
+            g.multiply(x, 7, all);
+            for (int k = 0; k < 7; k++) {
+                float[] one = new float[out];
+                g.multiply(java.util.Arrays.copyOfRange(x, k * in, (k + 1) * in), 1, one);
+                // bit for bit: a batched decode gives each row what it would get alone
+                assertArrayEquals(java.util.Arrays.copyOfRange(all, k * out, (k + 1) * out), one, 0f, "row " + k);
+            }
+        }
+    }
+
+    @Test
+    void applyMatchesLibtorchsProductForBatchedActivations() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(3);
+            NDArray w = m.randomNormal(new Shape(640, 320));
+            NDArray x = m.randomNormal(new Shape(2, 3, 320));
+            NDArray ours = Gemv.of(w).apply(x);
+            NDArray torch = x.matMul(w.transpose());
+            assertEquals(new Shape(2, 3, 640), ours.getShape());
+            float diff = ours.sub(torch).abs().max().getFloat();
+            assertTrue(diff < 1e-4f, "max |ours - libtorch| " + diff);
+        }
+    }
+
+    @Test
+    void decodingThroughTheKernelGreedyEqualsLibtorchAndRestoresTorchThreadsAndLeaksNothing() throws Exception {
+        Path dir = Fixtures.project("testdata/families/qwen2");
+        int[] prompt = {5, 17, 3, 29, 42, 8};
+        GenerationOptions greedy = GenerationOptions.greedy(12).withStopIds(java.util.Set.of());
+        int[] plain;
+        try (HookedTransformer m = HookedTransformer.load(dir, Fixtures.device())) {
+            assertTrue(!m.decodesThroughKernel(), "a 48-wide model stays on libtorch by default");
+            plain = new Generator(m).generate(List.of(prompt), greedy).get(0);
+        }
+        int threads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Fixtures.device()))) {
+            assertTrue(m.decodesThroughKernel());
+            int[] kernel = new Generator(m).generate(List.of(prompt), greedy).get(0);
+            assertArrayEquals(plain, kernel, "greedy tokens through the kernel");
+            assertEquals(threads, ai.djl.pytorch.jni.JniUtils.getNumThreads(), "libtorch's threads after kernel passes");
+            int before = m.manager().getManagedArrays().size();
+            for (int i = 0; i < 5; i++) new Generator(m).generate(List.of(prompt, new int[] {7, 7, 1}), GenerationOptions.sample(8, 1.0, i));
+            for (int i = 0; i < 20; i++) m.forward(prompt);
+            assertEquals(before, m.manager().getManagedArrays().size(), "live native arrays after kernel generations and forwards");
+        }
+    }
+}
