@@ -43,12 +43,16 @@ final class Gemv {
     private final int out;
     private final int in;
 
+    /** BF16 weights: inputs and outputs rounded to BF16 as {@link Bf16Kernels#linear} rounds them. */
+    private final boolean bf16;
+
     private record Chunk(ByteBuffer data, int first, int count) { }
 
-    private Gemv(List<Chunk> chunks, int out, int in) {
+    private Gemv(List<Chunk> chunks, int out, int in, boolean bf16) {
         this.chunks = chunks;
         this.out = out;
         this.in = in;
+        this.bf16 = bf16;
     }
 
     /** True when the vector API is present and the path is not switched off. */
@@ -75,7 +79,7 @@ final class Gemv {
     }
 
     /**
-     * Runs the kernel on a small matrix until the JIT has compiled it (about 0.7 s of one core):
+     * Runs the kernel on a small matrix until the JIT has compiled it (about 2 s of one core):
      * interpreted, the vector API allocates per operation and one product with a 545 MB output
      * head takes 0.7 s instead of 12 ms. Started when the first eligible model starts loading and
      * awaited before its first product.
@@ -85,12 +89,18 @@ final class Gemv {
 
         private static Thread start() {
             Thread t = new Thread(() -> {
-                int out = 64, in = 100;
+                // through the whole path (pool, shares, both kernels), on a product just large enough to be shared
+                int out = 256, in = 260;
                 ByteBuffer w = ByteBuffer.allocateDirect(4 * out * in).order(ByteOrder.LITTLE_ENDIAN);
                 for (int i = 0; i < out * in; i++) w.putFloat(4 * i, (i % 7) * 0.01f);
+                Gemv f32 = new Gemv(List.of(new Chunk(w, 0, out)), out, in, false);
+                Gemv bf16 = new Gemv(List.of(new Chunk(w, 0, out)), out, in, true);
                 float[] x = new float[5 * in];
                 float[] y = new float[5 * out];
-                for (int i = 0; i < 1500; i++) GemvKernel.multiply(w, 0, in, x, 1 + i % 5, y, out, 0, out);
+                for (int i = 0; i < 3000; i++) {
+                    f32.multiply(x, 1 + i % 5, y);
+                    bf16.multiply(x, 1 + i % 5, y);
+                }
             }, "persona-gemv-warmup");
             t.setDaemon(true);
             t.start();
@@ -107,8 +117,8 @@ final class Gemv {
     }
 
     /**
-     * The product with {@code weight} (float32 [out, in], contiguous, on the CPU), reading its memory
-     * in place; valid for as long as {@code weight} is open.
+     * The product with {@code weight} (float32 or BF16 [out, in], contiguous, on the CPU), reading
+     * its memory in place; valid for as long as {@code weight} is open.
      */
     static Gemv of(NDArray weight) {
         return of(weight, CHUNK_BYTES);
@@ -117,23 +127,28 @@ final class Gemv {
     /** {@link #of(NDArray)} with the matrix split into buffers of at most {@code chunkBytes} (whole rows). */
     static Gemv of(NDArray weight, long chunkBytes) {
         Shape s = weight.getShape();
-        if (s.dimension() != 2 || weight.getDataType() != DataType.FLOAT32) throw new IllegalArgumentException("a float32 matrix, not " + weight.getDataType() + " " + s);
+        // DJL 0.36 reports libtorch's bfloat16 as UNKNOWN; the buffer size check below confirms 2 bytes per element
+        boolean bf16 = weight.getDataType() == DataType.BFLOAT16 || weight.getDataType() == DataType.UNKNOWN;
+        if (s.dimension() != 2 || !(bf16 || weight.getDataType() == DataType.FLOAT32)) {
+            throw new IllegalArgumentException("a float32 or BF16 matrix, not " + weight.getDataType() + " " + s);
+        }
         int out = Math.toIntExact(s.get(0)), in = Math.toIntExact(s.get(1));
+        int size = bf16 ? 2 : 4;
         Warmup.await();
-        int perChunk = (int) Math.max(1, chunkBytes / (4L * in));
+        int perChunk = (int) Math.max(1, chunkBytes / ((long) size * in));
         List<Chunk> chunks = new ArrayList<>();
         for (int first = 0; first < out; first += perChunk) {
             int count = Math.min(perChunk, out - first);
             NDArray rows = first == 0 && count == out ? weight : weight.get(new NDIndex("{}:{}", first, first + count));
             ByteBuffer data = rows.toByteBuffer(true);
-            if (!data.isDirect() || data.capacity() != 4L * count * in) {
+            if (!data.isDirect() || data.capacity() != (long) size * count * in) {
                 throw new IllegalStateException("libtorch gave no direct view of the weight's memory (" + s + "): the vector path needs one");
             }
             chunks.add(new Chunk(data.order(ByteOrder.LITTLE_ENDIAN), first, count));
             // a row range's view only locates the memory; the buffer stays valid while the weight lives
             if (rows != weight) rows.close();
         }
-        return new Gemv(chunks, out, in);
+        return new Gemv(chunks, out, in, bf16);
     }
 
     /** x [..., in] . W^T: float32 [..., out] in x's manager. */
@@ -142,7 +157,9 @@ final class Gemv {
         int rows = Math.toIntExact(s.size() / in);
         float[] xs = x.toFloatArray();
         float[] y = new float[rows * out];
+        if (bf16) roundToBf16(xs);
         multiply(xs, rows, y);
+        if (bf16) roundToBf16(y);
         NDManager m = x.getManager();
         NDArray result = m.zeros(s.slice(0, s.dimension() - 1).add(out));
         result.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(y);
@@ -179,7 +196,19 @@ final class Gemv {
     private void part(float[] x, int rows, float[] y, int o0, int o1) {
         for (Chunk c : chunks) {
             int lo = Math.max(o0, c.first), hi = Math.min(o1, c.first + c.count);
-            if (lo < hi) GemvKernel.multiply(c.data, c.first, in, x, rows, y, out, lo, hi);
+            if (lo >= hi) continue;
+            if (bf16) GemvKernel.multiplyBf16(c.data, c.first, in, x, rows, y, out, lo, hi);
+            else GemvKernel.multiply(c.data, c.first, in, x, rows, y, out, lo, hi);
+        }
+    }
+
+    /** Each value rounded to the nearest BF16 (ties to even), as torch's float32 -> bfloat16 cast rounds finite values. */
+    static void roundToBf16(float[] v) {
+        for (int i = 0; i < v.length; i++) {
+            int bits = Float.floatToRawIntBits(v[i]);
+            if ((bits & 0x7f800000) == 0x7f800000) continue; // inf and NaN stay as they are
+            bits += 0x7fff + ((bits >>> 16) & 1);
+            v[i] = Float.intBitsToFloat(bits & 0xffff0000);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.persona.model;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -17,6 +18,8 @@ import jdk.incubator.vector.VectorSpecies;
 final class GemvKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** BF16 weights, read as ints of S's width: two neighbouring elements per lane. */
+    private static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, S.vectorShape());
 
     private GemvKernel() { }
 
@@ -113,5 +116,42 @@ final class GemvKernel {
         float s = a.add(c).reduceLanes(VectorOperators.ADD);
         for (; i < to; i++) s += b.getFloat(4 * i);
         return s;
+    }
+
+    /**
+     * {@link #multiply} for BF16 weights (2 bytes per element, the top half of a float32), reading
+     * half of float32's bytes. A vector of ints holds pairs of neighbouring BF16 values; shifting
+     * left 16 bits gives the even elements as floats and masking the low half gives the odd ones,
+     * so the inputs are split into even and odd elements once per call and no lane crosses another.
+     * Sums in float32.
+     */
+    static void multiplyBf16(ByteBuffer w, int first, int in, float[] x, int rows, float[] y, int out, int o0, int o1) {
+        int step = S.length();
+        int end = in - in % (2 * step);
+        int half = end / 2;
+        float[] split = new float[rows * end];
+        for (int r = 0; r < rows; r++) {
+            for (int m = 0; m < half; m++) {
+                split[r * end + m] = x[r * in + 2 * m];
+                split[r * end + half + m] = x[r * in + 2 * m + 1];
+            }
+        }
+        for (int o = o0; o < o1; o++) {
+            int base = (o - first) * in * 2;
+            for (int r = 0; r < rows; r++) {
+                int xe = r * end, xo = xe + half;
+                FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S);
+                for (int i = 0; i < end; i += 2 * step) {
+                    IntVector pairs = IntVector.fromByteBuffer(INTS, w, base + 2 * i, LE);
+                    FloatVector even = pairs.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                    FloatVector odd = pairs.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats();
+                    a = even.fma(FloatVector.fromArray(S, split, xe + i / 2), a);
+                    b = odd.fma(FloatVector.fromArray(S, split, xo + i / 2), b);
+                }
+                float s = a.add(b).reduceLanes(VectorOperators.ADD);
+                for (int i = end; i < in; i++) s += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * x[r * in + i];
+                y[r * out + o] = s;
+            }
+        }
     }
 }

@@ -86,8 +86,11 @@ public final class HookedTransformer implements AutoCloseable {
         this.views = views;
         this.gemvs = new java.util.HashMap<>();
         this.gemvRows = Gemv.maxRows();
-        if (views != null && Device.Type.CPU.equals(manager.getDevice().getDeviceType()) && Gemv.usedFor(config.dModel())) {
-            for (String k : views.keySet()) gemvs.put(k, Gemv.of(weights.get(k)));
+        // inference models only: views exist for float32 inference, bf16 kernels for BF16 (never trainable)
+        if ((views != null || bf16 != null) && Device.Type.CPU.equals(manager.getDevice().getDeviceType()) && Gemv.usedFor(config.dModel())) {
+            for (var e : weights.entrySet()) {
+                if (e.getValue().getShape().dimension() == 2) gemvs.put(e.getKey(), Gemv.of(e.getValue()));
+            }
         }
         this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
         double local = config.attention().slidingRopeTheta();
@@ -196,7 +199,7 @@ public final class HookedTransformer implements AutoCloseable {
         }
         WeightLayout layout = resolveLayout(c, ckpt);
         // compiles the decoding kernel while the weights load
-        if (!trainable && precision == Precision.F32) Gemv.usedFor(c.dModel());
+        if (!trainable) Gemv.usedFor(c.dModel());
         NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
         Bf16Kernels bf16 = null;
         try {
@@ -747,14 +750,14 @@ public final class HookedTransformer implements AutoCloseable {
     /** x [..., in] . W^T + bias, W [out, in] stored under {@code weightKey}; result [..., out] in x's manager. */
     private NDArray linear(NDArray x, String weightKey, NDArray bias) {
         Shape s = x.getShape();
-        if (bf16 != null) {
-            NDArray y = bf16.linear(x, weights.get(weightKey), x.getManager());
-            return bias == null ? y : y.add(bias);
-        }
         long in = s.get(s.dimension() - 1), rows = s.size() / in;
         Gemv gemv = rows <= gemvRows ? gemvs.get(weightKey) : null;
         if (gemv != null) {
             NDArray y = gemv.apply(x);
+            return bias == null ? y : y.add(bias);
+        }
+        if (bf16 != null) {
+            NDArray y = bf16.linear(x, weights.get(weightKey), x.getManager());
             return bias == null ? y : y.add(bias);
         }
         NDArray view = views == null ? null : views.get(weightKey);

@@ -83,8 +83,8 @@ public final class RuntimeBench {
         List<int[]> prompts = randomPrompts(model.config(), batch, promptTokens, 2);
         Generator g = new Generator(model);
         GenerationOptions o = GenerationOptions.greedy(newTokens).withStopIds(Set.of());
-        // warm-up long enough for the JIT to compile the decode path (the vector kernel's loops included)
-        g.run(prompts, GenerationOptions.greedy(Math.min(newTokens, 8)).withStopIds(Set.of()));
+        // steady state: a warm-up run as long as the timed one, so the JIT has compiled the decode path
+        g.run(prompts, o);
         double prefill = prefill(model, batch, promptTokens, 1).seconds();
         long t0 = System.nanoTime();
         g.run(prompts, o);

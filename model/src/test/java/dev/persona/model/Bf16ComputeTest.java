@@ -97,7 +97,17 @@ class Bf16ComputeTest {
      * reference than float32 does.
      */
     @Test
-    void everyFamilyMatchesTransformersWithTheSameRoundings() throws IOException {
+    void everyFamilyMatchesTransformersWithTheSameRoundings() throws Exception {
+        everyFamilyMatches(false);
+    }
+
+    /** The same with every product of up to 64 rows on the decoding kernel ({@link Gemv}) instead of libtorch's BF16 kernels. */
+    @Test
+    void everyFamilyMatchesTransformersWithTheSameRoundingsThroughTheDecodingKernel() throws Exception {
+        everyFamilyMatches(true);
+    }
+
+    private static void everyFamilyMatches(boolean kernel) throws Exception {
         Path root = Fixtures.project("testdata/families");
         List<Path> dirs;
         try (Stream<Path> s = Files.list(root)) {
@@ -106,7 +116,7 @@ class Bf16ComputeTest {
         assertTrue(dirs.size() >= 13, "expected goldens_bf16.json in every family folder, found " + dirs);
         int sequences = 0, exact = 0;
         for (Path dir : dirs) {
-            int[] counts = checkFamily(dir);
+            int[] counts = checkFamily(dir, kernel);
             sequences += counts[0];
             exact += counts[1];
         }
@@ -115,15 +125,18 @@ class Bf16ComputeTest {
     }
 
     /** Checks one family; returns {sequences, sequences matching to float32 noise}. */
-    private static int[] checkFamily(Path dir) throws IOException {
+    private static int[] checkFamily(Path dir, boolean kernel) throws Exception {
         ObjectMapper json = new ObjectMapper();
         JsonNode bf = json.readTree(dir.resolve("goldens_bf16.json").toFile()).get("sequences");
         JsonNode f32 = json.readTree(dir.resolve("goldens.json").toFile()).get("sequences");
         int exact = 0;
         double vsReference = 0, referenceVsF32 = 0, vsF32 = 0, vsAllBf16 = 0;
         List<String> firstDivergence = new ArrayList<>();
-        try (HookedTransformer model = HookedTransformer.load(dir, Device.cpu(), false, Precision.BF16)) {
+        try (HookedTransformer model = kernel
+                ? Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Device.cpu(), false, Precision.BF16))
+                : HookedTransformer.load(dir, Device.cpu(), false, Precision.BF16)) {
             assertEquals(Precision.BF16, model.precision());
+            assertEquals(kernel, model.decodesThroughKernel());
             int layers = model.config().numLayers();
             List<String> rows = new ArrayList<>();
             for (int r = 0; r <= layers; r++) rows.add(HookPoint.hiddenStateRow(r, layers));

@@ -115,4 +115,47 @@ class GemvTest {
             assertEquals(before, m.manager().getManagedArrays().size(), "live native arrays after kernel generations and forwards");
         }
     }
+
+    @Test
+    void bf16ProductsRoundInputsAndOutputsAsTheBf16KernelsDo() {
+        Random r = new Random(9);
+        int in = 200, out = 70;
+        float[] w = new float[out * in];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian() * 0.2f;
+        try (Bf16Kernels k = Bf16Kernels.load(ai.djl.Device.cpu()); NDManager m = NDManager.newBaseManager()) {
+            NDArray wb = k.narrow(m.create(w, new Shape(out, in)), m);
+            Gemv g = Gemv.of(wb);
+            for (int rows = 1; rows <= 6; rows++) {
+                float[] x = new float[rows * in];
+                for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+                float[] y = g.apply(m.create(x, new Shape(rows, in))).toFloatArray();
+                int exact = 0;
+                for (int i = 0; i < rows; i++) {
+                    for (int o = 0; o < out; o++) {
+                        double sum = 0;
+                        for (int j = 0; j < in; j++) sum += (double) Bf16ComputeTest.bf16(x[i * in + j]) * Bf16ComputeTest.bf16(w[o * in + j]);
+                        float want = Bf16ComputeTest.bf16((float) sum), got = y[i * out + o];
+                        assertEquals(Bf16ComputeTest.bf16(got), got, 0.0, "output is a BF16 value");
+                        assertTrue(Math.abs(got - want) <= Bf16ComputeTest.ulp(want), rows + " rows [" + i + "," + o + "]: " + got + " vs " + want);
+                        if (got == want) exact++;
+                    }
+                }
+                assertTrue(exact >= 0.97 * rows * out, rows + " rows: only " + exact + " of " + rows * out + " exactly the correctly rounded product");
+            }
+        }
+    }
+
+    @Test
+    void roundingToBf16IsToNearestEven() {
+        float[] v = {1f, Float.intBitsToFloat(0x3f808000), Float.intBitsToFloat(0x3f818000), Float.intBitsToFloat(0x3f808001), -2.5f,
+            Float.POSITIVE_INFINITY, Float.NaN};
+        Gemv.roundToBf16(v);
+        assertEquals(1f, v[0]);
+        assertEquals(Float.intBitsToFloat(0x3f800000), v[1], "tie rounds down to the even 0x3f80");
+        assertEquals(Float.intBitsToFloat(0x3f820000), v[2], "tie rounds up to the even 0x3f82");
+        assertEquals(Float.intBitsToFloat(0x3f810000), v[3], "above the tie rounds up");
+        assertEquals(-2.5f, v[4]);
+        assertEquals(Float.POSITIVE_INFINITY, v[5]);
+        assertTrue(Float.isNaN(v[6]));
+    }
 }
