@@ -39,6 +39,8 @@ final class Gemv {
     private static final boolean MODULE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
     private static final Pool POOL = new Pool(Math.max(1, Integer.getInteger("persona.gemv.threads", Runtime.getRuntime().availableProcessors())));
 
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
     private final List<Chunk> chunks;
     private final int out;
     private final int in;
@@ -101,6 +103,8 @@ final class Gemv {
                     f32.multiply(x, 1 + i % 5, y);
                     bf16.multiply(x, 1 + i % 5, y);
                 }
+                // interpreted, the vector API allocated some 100 MB of short-lived boxes: hand the heap they grew back
+                System.gc();
             }, "persona-gemv-warmup");
             t.setDaemon(true);
             t.start();
@@ -156,13 +160,15 @@ final class Gemv {
         Shape s = x.getShape();
         int rows = Math.toIntExact(s.size() / in);
         float[] xs = x.toFloatArray();
-        float[] y = new float[rows * out];
+        // the output goes through a per-thread scratch array: an output head's rows are megabytes a product
+        float[] y = SCRATCH.get();
+        if (y.length < rows * out) SCRATCH.set(y = new float[rows * out]);
         if (bf16) roundToBf16(xs);
         multiply(xs, rows, y);
-        if (bf16) roundToBf16(y);
+        if (bf16) roundToBf16(y, rows * out);
         NDManager m = x.getManager();
         NDArray result = m.zeros(s.slice(0, s.dimension() - 1).add(out));
-        result.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(y);
+        result.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(y, 0, rows * out);
         return result;
     }
 
@@ -204,7 +210,12 @@ final class Gemv {
 
     /** Each value rounded to the nearest BF16 (ties to even), as torch's float32 -> bfloat16 cast rounds finite values. */
     static void roundToBf16(float[] v) {
-        for (int i = 0; i < v.length; i++) {
+        roundToBf16(v, v.length);
+    }
+
+    /** {@link #roundToBf16(float[])} on the first {@code n} values. */
+    static void roundToBf16(float[] v, int n) {
+        for (int i = 0; i < n; i++) {
             int bits = Float.floatToRawIntBits(v[i]);
             if ((bits & 0x7f800000) == 0x7f800000) continue; // inf and NaN stay as they are
             bits += 0x7fff + ((bits >>> 16) & 1);
