@@ -21,7 +21,7 @@ public record ExtractOptions(String method, int samples, int maxTokens, long see
         }
         if (samples < 1) throw new PersonaException("--samples " + samples + " is below 1", "use --samples 1 or more");
         if (maxTokens < 1) throw new PersonaException("--max-tokens " + maxTokens + " is below 1", "use --max-tokens 1 or more");
-        if (batchSize < 1) throw new PersonaException("batch size " + batchSize + " is below 1", "use a batch of 1 or more");
+        if (batchSize < 1) throw new PersonaException("--batch " + batchSize + " is below 1", "use a batch of 1 or more (default 64)");
     }
 
     /** The command's defaults: mean_diff, 10 samples, 64 tokens, seed 0, rule judge, thresholds 50/50/50, batch 64. */

@@ -86,6 +86,7 @@ class HardeningTest {
         refused("--samples 0 is below 1", "sweep", "--vector", v, "--trait", "organism_sycophancy", "--samples", "0");
         refused("--max-tokens -5 is negative", "generate", "--prompt", "Hi", "--max-tokens", "-5");
         refused("--max-tokens -5 is below 1", "extract", "--trait", "organism_humor", "--max-tokens", "-5");
+        refused("--batch 0 is below 1", "extract", "--trait", "organism_humor", "--batch", "0");
         refused("--lr NaN is not a positive finite number", "finetune", "--data", data.toString(), "--out", tmp.resolve("f").toString(), "--lr", "NaN");
         refused("--run " + tmp.resolve("missing") + " is not a directory", "drift", "--base", ExtractionOnOrganismTest.organism().toString(),
                 "--run", tmp.resolve("missing").toString(), "--vector", v);
