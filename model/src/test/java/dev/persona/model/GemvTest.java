@@ -114,6 +114,15 @@ class GemvTest {
             for (int i = 0; i < 20; i++) m.forward(prompt);
             assertEquals(before, m.manager().getManagedArrays().size(), "live native arrays after kernel generations and forwards");
         }
+        try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Fixtures.device(), false, Precision.BF16))) {
+            assertTrue(m.decodesThroughKernel(), "BF16 weights take the kernel too");
+            new Generator(m).generate(List.of(prompt), greedy);
+            int before = m.manager().getManagedArrays().size();
+            for (int i = 0; i < 5; i++) new Generator(m).generate(List.of(prompt, new int[] {7, 7, 1}), GenerationOptions.sample(8, 1.0, i));
+            for (int i = 0; i < 20; i++) m.forward(prompt);
+            assertEquals(before, m.manager().getManagedArrays().size(), "live native arrays after BF16 kernel generations and forwards");
+            assertEquals(threads, ai.djl.pytorch.jni.JniUtils.getNumThreads(), "libtorch's threads after BF16 kernel passes");
+        }
     }
 
     @Test
