@@ -85,7 +85,7 @@ public final class HookedTransformer implements AutoCloseable {
         this.viewManager = viewManager;
         this.views = views;
         this.gemvs = new java.util.HashMap<>();
-        this.gemvRows = Gemv.maxRows();
+        this.gemvRows = Gemv.maxRows(bf16 != null ? Precision.BF16 : Precision.F32);
         // inference models only: views exist for float32 inference, bf16 kernels for BF16 (never trainable)
         if ((views != null || bf16 != null) && Device.Type.CPU.equals(manager.getDevice().getDeviceType()) && Gemv.usedFor(config.dModel())) {
             for (var e : weights.entrySet()) {
