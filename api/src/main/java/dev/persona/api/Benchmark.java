@@ -52,8 +52,8 @@ public final class Benchmark {
 
     /**
      * Everything {@code persona bench --json} prints. {@code decodeKernel}: "vector" when decode steps
-     * (up to 8 rows) multiply on Persona's vector-API kernel, "libtorch" otherwise (BF16, models
-     * narrower than 512, or a JVM without {@code --add-modules jdk.incubator.vector}).
+     * (up to 8 rows in F32, 16 in BF16) multiply on Persona's vector-API kernel, "libtorch" otherwise
+     * (models narrower than 512, a GPU, or a JVM without {@code --add-modules jdk.incubator.vector}).
      */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record Result(String model, String date, int cores, String decodeKernel, long parameters, String computeDtype, long f32WeightBytes, long heldWeightBytes,
@@ -96,7 +96,7 @@ public final class Benchmark {
             // batch-1 decode reads every held weight once per token
             Double stream = b1 == null ? null : b1 * m.heldWeightBytes() / 1e9;
             return new Result(o.shape() != null ? "random " + o.shape() : m.directory().toString(), OffsetDateTime.now().toString(),
-                    Runtime.getRuntime().availableProcessors(), RuntimeBench.decodesThroughKernel(m) ? "vector" : "libtorch", m.parameterCount(), m.precision().name().toLowerCase(Locale.ROOT), m.parameterCount() * 4,
+                    Runtime.getRuntime().availableProcessors(), m.decodesThroughKernel() ? "vector" : "libtorch", m.parameterCount(), m.precision().name().toLowerCase(Locale.ROOT), m.parameterCount() * 4,
                     m.heldWeightBytes(), rssAfterLoad, mapped, peak, bandwidth, prefills, decodes, b1 == null || b16 == null ? null : b16 / b1,
                     stream, stream == null ? null : stream / bandwidth, rss, (double) rss / (m.parameterCount() * 4.0), (double) rss / m.heldWeightBytes(),
                     Map.of("family", c.family().modelType(), "layers", c.numLayers(), "d_model", c.dModel(), "vocab", c.vocabSize()));

@@ -15,9 +15,9 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Float32 products of a few activation rows with a weight matrix, {@code y [rows, out] = x [rows, in] .
- * W^T}, streamed from the weights' libtorch memory on every core: the decoding path of inference
- * models (at most {@link #maxRows} rows).
+ * Products of a few activation rows with a float32 or BF16 weight matrix, {@code y [rows, out] =
+ * x [rows, in] . W^T}, streamed from the weights' libtorch memory on every core: the decoding path
+ * of inference models (at most {@link #maxRows} rows).
  *
  * <p>Why not libtorch's own: for one row libtorch 2.7 runs a single-threaded gemv that reads about
  * 20 GB/s on a 2-core EPYC (AVX-512) whose memory delivers more than 40 GB/s to two threads, and for
@@ -72,14 +72,14 @@ final class Gemv {
         return Integer.getInteger("persona.gemv.max-rows", precision == Precision.BF16 ? 16 : 8);
     }
 
-    /**
-     * True when a model of hidden size {@code dModel} decodes through this path; then also starts
-     * compiling the kernel (once per JVM), so call it before loading the weights.
-     */
+    /** True when a model of hidden size {@code dModel} decodes through this path. */
     static boolean usedFor(int dModel) {
-        boolean used = available() && dModel >= Integer.getInteger("persona.gemv.min-hidden", 512);
-        if (used) Warmup.THREAD.getClass();
-        return used;
+        return available() && dModel >= Integer.getInteger("persona.gemv.min-hidden", 512);
+    }
+
+    /** Starts compiling the kernel (once per JVM, in the background): call it before loading the weights. */
+    static void warmUp() {
+        Warmup.THREAD.getClass();
     }
 
     /**
@@ -176,8 +176,10 @@ final class Gemv {
 
     /** y [rows, out] = x [rows, in] . W^T, on every core. */
     void multiply(float[] x, int rows, float[] y) {
+        // the BF16 loop reads the inputs split into even and odd elements: split once per product, not per piece
+        float[] split = bf16 ? GemvKernel.splitPairs(x, rows, in) : null;
         // small products are not worth a hand-off
-        POOL.run((p, parts) -> part(x, rows, y, (int) ((long) out * p / parts), (int) ((long) out * (p + 1) / parts)), (long) out * in < 65536);
+        POOL.run((p, parts) -> part(x, split, rows, y, (int) ((long) out * p / parts), (int) ((long) out * (p + 1) / parts)), (long) out * in < 65536);
     }
 
     /**
@@ -201,11 +203,11 @@ final class Gemv {
     }
 
     /** Outputs [o0, o1) of every row, on the calling thread. */
-    private void part(float[] x, int rows, float[] y, int o0, int o1) {
+    private void part(float[] x, float[] split, int rows, float[] y, int o0, int o1) {
         for (Chunk c : chunks) {
             int lo = Math.max(o0, c.first), hi = Math.min(o1, c.first + c.count);
             if (lo >= hi) continue;
-            if (bf16) GemvKernel.multiplyBf16(c.data, c.first, in, x, rows, y, out, lo, hi);
+            if (bf16) GemvKernel.multiplyBf16(c.data, c.first, in, x, split, rows, y, out, lo, hi);
             else GemvKernel.multiply(c.data, c.first, in, x, rows, y, out, lo, hi);
         }
     }
@@ -259,10 +261,13 @@ final class Gemv {
     private static final class Pool {
         private static final long SPIN_NANOS = Long.getLong("persona.gemv.spin-micros", 200) * 1000;
         private final Worker[] workers;
+        /** Pieces a product is cut into, 8 per thread: threads take them in turn, so a thread that starts late or runs slow does less. */
+        private final int pieces;
         private final ReentrantLock lock = new ReentrantLock();
 
         Pool(int threads) {
             workers = new Worker[threads - 1];
+            pieces = 8 * threads;
             for (int i = 0; i < workers.length; i++) {
                 workers[i] = new Worker();
                 Thread t = new Thread(workers[i], "persona-gemv-" + (i + 1));
@@ -272,14 +277,12 @@ final class Gemv {
             }
         }
 
-        /** Pieces a product is cut into: threads take them in turn, so a thread that starts late or runs slow does less. */
         int pieces() {
-            return Integer.getInteger("persona.gemv.pieces", 8) * (workers.length + 1);
+            return pieces;
         }
 
-        /** Runs {@code task} for parts 0 .. pieces() - 1 on every thread at once; {@code alone}: all on the caller. */
+        /** Runs {@code task} for parts 0 .. pieces - 1 on every thread at once; {@code alone}: all on the caller. */
         void run(Task task, boolean alone) {
-            int pieces = pieces();
             if (workers.length == 0 || alone || !lock.tryLock()) {
                 for (int p = 0; p < pieces; p++) task.run(p, pieces);
                 return;
@@ -287,7 +290,8 @@ final class Gemv {
             try {
                 Job job = new Job(task, pieces, workers.length);
                 for (Worker w : workers) w.give(job);
-                job.work();
+                job.workOrFail();
+                // the workers hold the job until they are done, even when the caller's share failed
                 while (job.pending.get() > 0) Thread.onSpinWait();
                 Throwable failed = job.failure.get();
                 if (failed != null) throw new IllegalStateException("a gemv worker failed: " + failed, failed);
@@ -319,6 +323,16 @@ final class Gemv {
         void work() {
             for (int p; (p = next.getAndIncrement()) < parts; ) task.run(p, parts);
         }
+
+        /** {@link #work}; a failure is recorded and the remaining pieces given up, for the caller to report. */
+        void workOrFail() {
+            try {
+                work();
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+                next.set(parts);
+            }
+        }
     }
 
     private static final class Worker implements Runnable {
@@ -335,11 +349,7 @@ final class Gemv {
             while (true) {
                 Job j = await();
                 try {
-                    j.work();
-                } catch (Throwable t) {
-                    j.failure.compareAndSet(null, t);
-                    // the failed piece is lost; let the caller's loop finish the count and report
-                    j.next.set(j.parts);
+                    j.workOrFail();
                 } finally {
                     j.pending.decrementAndGet();
                 }

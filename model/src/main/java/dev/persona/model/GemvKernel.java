@@ -8,12 +8,12 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The inner loop of {@link Gemv}, on the JDK's vector API (the only class that names it, so that
+ * The inner loops of {@link Gemv}, on the JDK's vector API (the only class that names it, so that
  * the rest of the runtime loads without the {@code jdk.incubator.vector} module).
  *
- * <p>Each weight row (in floats, a few KB: it stays in L1) is read from memory once and multiplied
- * with up to four input rows at a time; sums run in float32 in lanes of the widest vector the CPU
- * has (16 floats with AVX-512, 8 with AVX2), then across lanes.
+ * <p>Each weight row (a few KB: it stays in L1) is read from memory once and multiplied with every
+ * input row (float32 weights: up to four input rows per pass over it); sums run in float32 in lanes
+ * of the widest vector the CPU has (16 floats with AVX-512, 8 with AVX2), then across lanes.
  */
 final class GemvKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -22,11 +22,6 @@ final class GemvKernel {
     private static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, S.vectorShape());
 
     private GemvKernel() { }
-
-    /** Lanes per vector (16 with AVX-512). */
-    static int lanes() {
-        return S.length();
-    }
 
     /**
      * y[r * out + o] = sum_i x[r * in + i] * W[o - first, i] for o in [o0, o1), r in [0, rows).
@@ -52,56 +47,52 @@ final class GemvKernel {
 
     private static void row(ByteBuffer w, int base, int in, float[] x, int r, float[] y, int out, int o) {
         int step = S.length();
-        int end = in - in % (2 * step);
+        int end = pairedLength(in);
         int xr = r * in;
-        {
-            FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S);
-            int i = 0;
-            for (; i < end; i += 2 * step) {
-                a = FloatVector.fromByteBuffer(S, w, base + 4 * i, LE).fma(FloatVector.fromArray(S, x, xr + i), a);
-                b = FloatVector.fromByteBuffer(S, w, base + 4 * (i + step), LE).fma(FloatVector.fromArray(S, x, xr + i + step), b);
-            }
-            float s = a.add(b).reduceLanes(VectorOperators.ADD);
-            for (; i < in; i++) s += w.getFloat(base + 4 * i) * x[xr + i];
-            y[r * out + o] = s;
+        FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S);
+        int i = 0;
+        for (; i < end; i += 2 * step) {
+            a = FloatVector.fromByteBuffer(S, w, base + 4 * i, LE).fma(FloatVector.fromArray(S, x, xr + i), a);
+            b = FloatVector.fromByteBuffer(S, w, base + 4 * (i + step), LE).fma(FloatVector.fromArray(S, x, xr + i + step), b);
         }
+        float s = a.add(b).reduceLanes(VectorOperators.ADD);
+        for (; i < in; i++) s += w.getFloat(base + 4 * i) * x[xr + i];
+        y[r * out + o] = s;
     }
 
     private static void four(ByteBuffer w, int base, int in, float[] x, int r, float[] y, int out, int o) {
         int step = S.length();
-        int end = in - in % (2 * step);
+        int end = pairedLength(in);
         int x0 = r * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
-        {
-            FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
-            FloatVector b0 = FloatVector.zero(S), b1 = FloatVector.zero(S), b2 = FloatVector.zero(S), b3 = FloatVector.zero(S);
-            int i = 0;
-            for (; i < end; i += 2 * step) {
-                FloatVector u = FloatVector.fromByteBuffer(S, w, base + 4 * i, LE);
-                FloatVector v = FloatVector.fromByteBuffer(S, w, base + 4 * (i + step), LE);
-                int j = i + step;
-                a0 = u.fma(FloatVector.fromArray(S, x, x0 + i), a0);
-                b0 = v.fma(FloatVector.fromArray(S, x, x0 + j), b0);
-                a1 = u.fma(FloatVector.fromArray(S, x, x1 + i), a1);
-                b1 = v.fma(FloatVector.fromArray(S, x, x1 + j), b1);
-                a2 = u.fma(FloatVector.fromArray(S, x, x2 + i), a2);
-                b2 = v.fma(FloatVector.fromArray(S, x, x2 + j), b2);
-                a3 = u.fma(FloatVector.fromArray(S, x, x3 + i), a3);
-                b3 = v.fma(FloatVector.fromArray(S, x, x3 + j), b3);
-            }
-            float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
-            float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
-            for (; i < in; i++) {
-                float wi = w.getFloat(base + 4 * i);
-                s0 += wi * x[x0 + i];
-                s1 += wi * x[x1 + i];
-                s2 += wi * x[x2 + i];
-                s3 += wi * x[x3 + i];
-            }
-            y[r * out + o] = s0;
-            y[(r + 1) * out + o] = s1;
-            y[(r + 2) * out + o] = s2;
-            y[(r + 3) * out + o] = s3;
+        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
+        FloatVector b0 = FloatVector.zero(S), b1 = FloatVector.zero(S), b2 = FloatVector.zero(S), b3 = FloatVector.zero(S);
+        int i = 0;
+        for (; i < end; i += 2 * step) {
+            FloatVector u = FloatVector.fromByteBuffer(S, w, base + 4 * i, LE);
+            FloatVector v = FloatVector.fromByteBuffer(S, w, base + 4 * (i + step), LE);
+            int j = i + step;
+            a0 = u.fma(FloatVector.fromArray(S, x, x0 + i), a0);
+            b0 = v.fma(FloatVector.fromArray(S, x, x0 + j), b0);
+            a1 = u.fma(FloatVector.fromArray(S, x, x1 + i), a1);
+            b1 = v.fma(FloatVector.fromArray(S, x, x1 + j), b1);
+            a2 = u.fma(FloatVector.fromArray(S, x, x2 + i), a2);
+            b2 = v.fma(FloatVector.fromArray(S, x, x2 + j), b2);
+            a3 = u.fma(FloatVector.fromArray(S, x, x3 + i), a3);
+            b3 = v.fma(FloatVector.fromArray(S, x, x3 + j), b3);
         }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        for (; i < in; i++) {
+            float wi = w.getFloat(base + 4 * i);
+            s0 += wi * x[x0 + i];
+            s1 += wi * x[x1 + i];
+            s2 += wi * x[x2 + i];
+            s3 += wi * x[x3 + i];
+        }
+        y[r * out + o] = s0;
+        y[(r + 1) * out + o] = s1;
+        y[(r + 2) * out + o] = s2;
+        y[(r + 3) * out + o] = s3;
     }
 
     /** The sum of floats [from, to) of {@code b}: a plain streaming read, for the bandwidth probe. */
@@ -122,20 +113,13 @@ final class GemvKernel {
      * {@link #multiply} for BF16 weights (2 bytes per element, the top half of a float32), reading
      * half of float32's bytes. A vector of ints holds pairs of neighbouring BF16 values; shifting
      * left 16 bits gives the even elements as floats and masking the low half gives the odd ones,
-     * so the inputs are split into even and odd elements once per call and no lane crosses another.
-     * Sums in float32.
+     * so the inputs come split into even and odd elements ({@link #splitPairs}) and no lane crosses
+     * another. Sums in float32.
      */
-    static void multiplyBf16(ByteBuffer w, int first, int in, float[] x, int rows, float[] y, int out, int o0, int o1) {
+    static void multiplyBf16(ByteBuffer w, int first, int in, float[] x, float[] split, int rows, float[] y, int out, int o0, int o1) {
         int step = S.length();
-        int end = in - in % (2 * step);
+        int end = pairedLength(in);
         int half = end / 2;
-        float[] split = new float[rows * end];
-        for (int r = 0; r < rows; r++) {
-            for (int m = 0; m < half; m++) {
-                split[r * end + m] = x[r * in + 2 * m];
-                split[r * end + half + m] = x[r * in + 2 * m + 1];
-            }
-        }
         for (int o = o0; o < o1; o++) {
             int base = (o - first) * in * 2;
             for (int r = 0; r < rows; r++) {
@@ -153,5 +137,26 @@ final class GemvKernel {
                 y[r * out + o] = s;
             }
         }
+    }
+
+    /** How many leading elements of a row of {@code in} the BF16 loop takes: whole pairs of vectors. */
+    static int pairedLength(int in) {
+        return in - in % (2 * S.length());
+    }
+
+    /**
+     * Each row's first {@link #pairedLength} inputs split into even then odd elements, as
+     * {@link #multiplyBf16} reads them: row r's even ones at {@code r * end}, its odd ones half a row later.
+     */
+    static float[] splitPairs(float[] x, int rows, int in) {
+        int end = pairedLength(in), half = end / 2;
+        float[] split = new float[rows * end];
+        for (int r = 0; r < rows; r++) {
+            for (int m = 0; m < half; m++) {
+                split[r * end + m] = x[r * in + 2 * m];
+                split[r * end + half + m] = x[r * in + 2 * m + 1];
+            }
+        }
+        return split;
     }
 }

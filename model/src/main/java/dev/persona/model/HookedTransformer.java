@@ -87,7 +87,7 @@ public final class HookedTransformer implements AutoCloseable {
         this.gemvs = new java.util.HashMap<>();
         this.gemvRows = Gemv.maxRows(bf16 != null ? Precision.BF16 : Precision.F32);
         // inference models only: views exist for float32 inference, bf16 kernels for BF16 (never trainable)
-        if ((views != null || bf16 != null) && Device.Type.CPU.equals(manager.getDevice().getDeviceType()) && Gemv.usedFor(config.dModel())) {
+        if (decodesOnKernel(config, manager.getDevice(), views != null || bf16 != null)) {
             for (var e : weights.entrySet()) {
                 if (e.getValue().getShape().dimension() == 2) gemvs.put(e.getKey(), Gemv.of(e.getValue()));
             }
@@ -99,9 +99,17 @@ public final class HookedTransformer implements AutoCloseable {
         for (HookPoint h : HookPoint.all(config)) hookNames.add(h.name());
     }
 
-    /** Whether products of few rows (decode steps) run on the vector kernel ({@link Gemv}) rather than libtorch. */
-    boolean decodesThroughKernel() {
+    /**
+     * Whether this model's products of few rows (decode steps: up to 8 rows in F32, 16 in BF16) run on
+     * Persona's vector-API kernel rather than libtorch (docs/DESIGN.md, "Decoding kernel").
+     */
+    public boolean decodesThroughKernel() {
         return !gemvs.isEmpty();
+    }
+
+    /** The one rule for the kernel: inference models on the CPU, wide enough, with the vector API present. */
+    private static boolean decodesOnKernel(ModelConfig c, Device device, boolean inference) {
+        return inference && Device.Type.CPU.equals(device.getDeviceType()) && Gemv.usedFor(c.dModel());
     }
 
     /** Loads a Hugging Face model directory on the CPU. */
@@ -199,7 +207,7 @@ public final class HookedTransformer implements AutoCloseable {
         }
         WeightLayout layout = resolveLayout(c, ckpt);
         // compiles the decoding kernel while the weights load
-        if (!trainable) Gemv.usedFor(c.dModel());
+        if (decodesOnKernel(c, device, !trainable)) Gemv.warmUp();
         NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
         Bf16Kernels bf16 = null;
         try {

@@ -128,11 +128,6 @@ public final class RuntimeBench {
         return best;
     }
 
-    /** Whether {@code model}'s decode steps run on the vector kernel (see {@code Gemv}) rather than libtorch's products. */
-    public static boolean decodesThroughKernel(HookedTransformer model) {
-        return model.decodesThroughKernel();
-    }
-
     /** Bytes of file mappings whose path ends with {@code suffix} that are resident now (Linux smaps Rss), or -1 where unknown. */
     public static long mappedResidentBytes(String suffix) {
         long total = 0;

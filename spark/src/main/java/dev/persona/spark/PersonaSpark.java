@@ -166,10 +166,10 @@ public final class PersonaSpark {
         @Option(names = "--threshold", description = "Exit 3 when a shift exceeds this.")
         Double threshold;
 
-        @Option(names = "--dtype", defaultValue = "f32")
+        @Option(names = "--dtype", defaultValue = "f32", description = "f32 or bf16 (default ${DEFAULT-VALUE}).")
         String dtype;
 
-        @Option(names = "--device", defaultValue = "cpu")
+        @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or gpu:N (default ${DEFAULT-VALUE}).")
         String device;
 
         @Override
