@@ -9,6 +9,7 @@ import dev.persona.extract.Judge;
 import dev.persona.extract.JudgeRequest;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
+import dev.persona.model.BatchSize;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
 import dev.persona.model.Finetune;
@@ -115,9 +116,17 @@ public final class CheckpointDrift {
             List<Probe> distinct = distinctProbes();
             double[][] means = new double[distinct.size()][];
             try (ChatModel b = options.compute().chat(options.base())) {
-                for (int i = 0; i < distinct.size(); i++) means[i] = Drift.meanLastPrompt(b, promptSets.get(distinct.get(i).trait()), distinct.get(i).layer());
+                for (int i = 0; i < distinct.size(); i++) {
+                    List<List<ChatMessage>> prompts = promptSets.get(distinct.get(i).trait());
+                    means[i] = Drift.meanLastPrompt(b, prompts, distinct.get(i).layer(), batch(b, prompts));
+                }
             }
             return means;
+        }
+
+        /** Prompts per forward pass: the options' batch, or as many of the longest prompt as fit in memory (at most {@value Drift#DEFAULT_BATCH}). */
+        private int batch(ChatModel m, List<List<ChatMessage>> prompts) {
+            return BatchSize.resolve(options.batch(), m.model().config(), BatchSize.Work.CAPTURE, m.longest(prompts, true), Drift.DEFAULT_BATCH).rows();
         }
 
         /** The probes without repeats (two vectors of one trait and layer share one). */
@@ -139,7 +148,7 @@ public final class CheckpointDrift {
                 double[] shifts = new double[vectors.size()];
                 for (int i = 0; i < vectors.size(); i++) {
                     Probe pr = probes.get(i);
-                    double[] mean = means.computeIfAbsent(pr, k -> Drift.meanLastPrompt(m, promptSets.get(k.trait()), k.layer()));
+                    double[] mean = means.computeIfAbsent(pr, k -> Drift.meanLastPrompt(m, promptSets.get(k.trait()), k.layer(), batch(m, promptSets.get(k.trait()))));
                     shifts[i] = Drift.shift(baseMeans[distinct.indexOf(pr)], mean, vectors.get(i).vector().layer(pr.layer()));
                 }
                 return new CheckpointScore(rate, shifts);

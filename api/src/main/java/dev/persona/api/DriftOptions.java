@@ -11,11 +11,13 @@ import java.util.List;
  * recommended or best layer); the prompts: the evaluation questions of {@code promptsTrait} (null:
  * each vector's own trait) under {@code system}; optionally {@code evalTrait}, judged by {@code judge}
  * on {@code evalSamples} answers per question, to correlate shift and trait rate; {@code threshold}
- * (null: none) marks a shift above it; {@code compute} for every model; journaled in {@code out}.
+ * (null: none) marks a shift above it; {@code compute} for every model; {@code batch} prompts per
+ * forward pass (null: from memory, at most 16; only float rounding depends on it); journaled in {@code out}.
  */
 public record DriftOptions(Path base, List<Path> checkpoints, Path run, List<Path> vectors, Integer layer, String promptsTrait,
-                           String system, String evalTrait, String judge, int evalSamples, Double threshold, Compute compute, Path out) {
+                           String system, String evalTrait, String judge, int evalSamples, Double threshold, Compute compute, Integer batch, Path out) {
     public DriftOptions {
+        if (batch != null && batch < 1) throw new PersonaException("--batch " + batch + " is below 1", "pass --batch 1 or more, or leave it out to choose from memory");
         if (base == null) throw new PersonaException("no base model given", "pass --base DIR (the model before finetuning)");
         checkpoints = checkpoints == null ? List.of() : List.copyOf(checkpoints);
         vectors = vectors == null ? List.of() : List.copyOf(vectors);
@@ -29,50 +31,55 @@ public record DriftOptions(Path base, List<Path> checkpoints, Path run, List<Pat
 
     /** {@code checkpoints} measured against {@code base} along {@code vectors}, with the command's defaults. */
     public static DriftOptions of(Path base, List<Path> checkpoints, List<Path> vectors) {
-        return new DriftOptions(base, checkpoints, null, vectors, null, null, null, null, "rule", 2, null, null, null);
+        return new DriftOptions(base, checkpoints, null, vectors, null, null, null, null, "rule", 2, null, null, null, null);
     }
 
     public DriftOptions checkpoints(List<Path> v) {
-        return new DriftOptions(base, v, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold, compute, out);
+        return new DriftOptions(base, v, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold, compute, batch, out);
     }
 
     public DriftOptions run(Path v) {
-        return new DriftOptions(base, checkpoints, v, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold, compute, out);
+        return new DriftOptions(base, checkpoints, v, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold, compute, batch, out);
     }
 
     public DriftOptions layer(Integer v) {
-        return new DriftOptions(base, checkpoints, run, vectors, v, promptsTrait, system, evalTrait, judge, evalSamples, threshold, compute, out);
+        return new DriftOptions(base, checkpoints, run, vectors, v, promptsTrait, system, evalTrait, judge, evalSamples, threshold, compute, batch, out);
     }
 
     public DriftOptions promptsTrait(String v) {
-        return new DriftOptions(base, checkpoints, run, vectors, layer, v, system, evalTrait, judge, evalSamples, threshold, compute, out);
+        return new DriftOptions(base, checkpoints, run, vectors, layer, v, system, evalTrait, judge, evalSamples, threshold, compute, batch, out);
     }
 
     public DriftOptions system(String v) {
-        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, v, evalTrait, judge, evalSamples, threshold, compute, out);
+        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, v, evalTrait, judge, evalSamples, threshold, compute, batch, out);
     }
 
     public DriftOptions eval(String trait) {
-        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, trait, judge, evalSamples, threshold, compute, out);
+        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, trait, judge, evalSamples, threshold, compute, batch, out);
     }
 
     public DriftOptions judge(String v) {
-        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, v, evalSamples, threshold, compute, out);
+        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, v, evalSamples, threshold, compute, batch, out);
     }
 
     public DriftOptions evalSamples(int v) {
-        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, v, threshold, compute, out);
+        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, v, threshold, compute, batch, out);
     }
 
     public DriftOptions threshold(Double v) {
-        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, v, compute, out);
+        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, v, compute, batch, out);
     }
 
     public DriftOptions compute(Compute v) {
-        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold, v, out);
+        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold, v, batch, out);
+    }
+
+    /** Prompts per forward pass; null chooses from memory (at most 16). */
+    public DriftOptions batch(Integer v) {
+        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold, compute, v, out);
     }
 
     public DriftOptions out(Path v) {
-        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold, compute, v);
+        return new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold, compute, batch, v);
     }
 }

@@ -7,6 +7,8 @@ import dev.persona.extract.Journal;
 import dev.persona.extract.Judge;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
+import dev.persona.model.BatchSize;
+import dev.persona.model.ModelConfig;
 import dev.persona.vectors.Charts;
 import dev.persona.vectors.MeanDifference;
 import dev.persona.vectors.TraitVector;
@@ -29,6 +31,9 @@ import java.util.Map;
  * gives the same bytes.
  */
 public final class Extract {
+    /** The generation batch when memory allows it; also the batch of every run before batches were chosen from memory. */
+    public static final int MAX_BATCH = 64;
+
     private Extract() { }
 
     public static ExtractResult run(Persona m, String trait, ExtractOptions o, Progress progress) {
@@ -44,14 +49,19 @@ public final class Extract {
 
     private static ExtractResult run(Persona m, TraitSpec spec, Judge j, Path outDir, ExtractOptions o, Progress p) throws IOException {
         String fingerprint = m.fingerprint();
-        Extraction.Options eo = new Extraction.Options(o.samples(), o.maxTokens(), o.seed(), o.batchSize(), o.posThreshold(),
+        ModelConfig config = m.chatModel().model().config();
+        int longest = Extraction.longestPrompt(m.chatModel(), spec);
+        BatchSize generation = BatchSize.resolve(o.batch(), config, BatchSize.Work.GENERATION, longest + o.maxTokens(), MAX_BATCH);
+        BatchSize capture = BatchSize.resolve(null, config, BatchSize.Work.CAPTURE, longest + o.maxTokens(), Extraction.CAPTURE_BATCH);
+        p.note("generation batch " + generation.describe() + "; capture batch " + capture.describe());
+        Extraction.Options eo = new Extraction.Options(o.samples(), o.maxTokens(), o.seed(), generation.rows(), o.posThreshold(),
                 o.negThreshold(), o.coherenceThreshold());
         String runId = Journal.idOf(spec.sha256() + "|" + fingerprint + "|" + eo + m.compute().runSuffix());
         RunClock clock = RunClock.start(outDir, runId);
         Extraction.Result r = Extraction.run(m.chatModel(), spec, j, outDir, eo, runId, (stage, done, total) -> {
             p.update(stage, done, total);
             clock.tick();
-        });
+        }, capture.rows());
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", TraitVector.FORMAT);
         meta.put("trait", spec.name());
@@ -77,7 +87,7 @@ public final class Extract {
         ArrowDatasets.writeActivations(outDir.resolve("activations.arrow"), r);
         writeCharts(outDir, r, layers, probes);
         double seconds = clock.finish();
-        writeReport(outDir, spec, r, layers, probes, best, vectorFile, o.method(), seconds, clock.legs());
+        writeReport(outDir, spec, r, layers, probes, best, vectorFile, o.method(), seconds, clock.legs(), generation.rows());
         List<ExtractResult.Layer> rows = new ArrayList<>();
         for (MeanDifference.LayerReport l : layers) {
             rows.add(new ExtractResult.Layer(l.layer(), l.heldOutAuroc(), l.separation(), l.norm(), probes.get(l.layer())[0], probes.get(l.layer())[1]));
@@ -87,7 +97,7 @@ public final class Extract {
                 new ExtractResult.Dropped(f.droppedPos(), f.droppedNeg(), f.droppedCoherence(), f.droppedNoScore()), best,
                 layers.get(best).heldOutAuroc(), probes.get(best)[0], probes.get(best)[1], o.method(), rows, vectorFile,
                 outDir.resolve("responses.arrow"), outDir.resolve("activations.arrow"), outDir.resolve("report.md"), outDir, seconds,
-                VectorRef.of(vectorFile, v), r);
+                generation.rows(), VectorRef.of(vectorFile, v), r);
     }
 
     private static void writeCharts(Path dir, Extraction.Result r, List<MeanDifference.LayerReport> layers, List<double[]> probes) throws IOException {
@@ -117,11 +127,11 @@ public final class Extract {
     }
 
     private static void writeReport(Path dir, TraitSpec spec, Extraction.Result r, List<MeanDifference.LayerReport> layers,
-                                    List<double[]> probes, int best, Path vectorFile, String method, double seconds, int legs) throws IOException {
+                                    List<double[]> probes, int best, Path vectorFile, String method, double seconds, int legs, int batch) throws IOException {
         StringBuilder sb = new StringBuilder();
         sb.append("# Extraction report: ").append(spec.name()).append("\n\n");
-        sb.append(String.format("Samples: %d responses (%d pairs); run time %.0f s over %d leg%s (a leg per start of the same command); report written %s.%n%n",
-                r.samples().size(), r.filter().pairs(), seconds, legs, legs == 1 ? "" : "s", OffsetDateTime.now().withNano(0)));
+        sb.append(String.format("Samples: %d responses (%d pairs), generated %d at a time; run time %.0f s over %d leg%s (a leg per start of the same command); report written %s.%n%n",
+                r.samples().size(), r.filter().pairs(), batch, seconds, legs, legs == 1 ? "" : "s", OffsetDateTime.now().withNano(0)));
         sb.append("## Filter\n\n| step | pairs |\n|---|---|\n");
         sb.append("| all pairs | ").append(r.filter().pairs()).append(" |\n");
         sb.append("| dropped: pos trait score < 50 | ").append(r.filter().droppedPos()).append(" |\n");

@@ -10,13 +10,13 @@ import java.util.List;
 /**
  * What an extraction produced: the filter counts, the layer analysis (held-out AUROC of the
  * response-average projection and probe figures per hidden_states row), the best layer, the files
- * written, and the vector itself ({@code vector}, rows 0..L of d_model floats per kind).
+ * written, the generation batch used ({@code batch}: a run's sampled answers depend on it), and the vector itself ({@code vector}, rows 0..L of d_model floats per kind).
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record ExtractResult(String trait, int pairs, int keptPairs, Dropped dropped, int bestLayer, double bestLayerHeldoutAuroc,
                             double bestLayerProbeAccuracy, double bestLayerProbeAuroc, String method, List<Layer> layers,
                             Path vectorFile, Path responses, Path activations, Path report, Path out, double seconds,
-                            @JsonIgnore VectorRef vector, @JsonIgnore Extraction.Result data) {
+                            int batch, @JsonIgnore VectorRef vector, @JsonIgnore Extraction.Result data) {
 
     /** Pairs dropped by each filter step. */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)

@@ -5,6 +5,7 @@ import dev.persona.extract.Journal;
 import dev.persona.extract.Judge;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.model.ChatMessage;
+import dev.persona.model.BatchSize;
 import dev.persona.model.PersonaException;
 import dev.persona.vectors.Charts;
 import dev.persona.vectors.Monitor;
@@ -58,8 +59,10 @@ public final class Monitoring {
                         + m.compute().runSuffix();
                 Journal journal = Journal.named(out, "monitor_rows-", id);
                 if (journal.size() > 0) p.note("resuming: " + journal.size() + " conversations already in " + out);
+                BatchSize batch = batch(m, conversations, o.batch());
+                p.note("conversations per pass: " + batch.describe());
                 rows = Monitor.run(m.chatModel(), items, direction, l, o.perTurn(), j, traitName, rubric, journal,
-                        (done, total) -> p.update("monitor", done, total));
+                        (done, total) -> p.update("monitor", done, total), batch.rows());
             }
             writeArrow(out.resolve("monitor.arrow"), rows);
             List<Monitor.ConditionStats> groups = Monitor.byCondition(rows);
@@ -90,7 +93,17 @@ public final class Monitoring {
         int l = layer != null ? layer : vector.defaultLayer();
         float[] direction = vector.vector().layer(kind == null ? "response_avg" : kind, l);
         List<Monitor.Item> items = conversations.stream().map(c -> new Monitor.Item(c.messages(), c.condition())).toList();
-        return Monitor.run(m.chatModel(), items, direction, l, false, null, "", null);
+        try {
+            return Monitor.run(m.chatModel(), items, direction, l, false, null, "", null, null, null, batch(m, conversations, null).rows());
+        } catch (IOException e) {
+            throw new IllegalStateException("monitoring without a journal does no I/O", e);
+        }
+    }
+
+    /** {@code requested} conversations per pass, or as many of the longest as fit in memory (at most {@value Monitor#DEFAULT_BATCH}). */
+    static BatchSize batch(Persona m, List<Conversation> conversations, Integer requested) {
+        int longest = m.chatModel().longest(conversations.stream().map(Conversation::messages).toList(), true);
+        return BatchSize.resolve(requested, m.chatModel().model().config(), BatchSize.Work.CAPTURE, longest, Monitor.DEFAULT_BATCH);
     }
 
     /** The conversations' text and labels, for the journal's identity. */

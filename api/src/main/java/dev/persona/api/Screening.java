@@ -1,9 +1,13 @@
 package dev.persona.api;
 
 import dev.persona.extract.ArrowDatasets;
+import dev.persona.model.BatchSize;
 import dev.persona.model.ChatDataset;
 import dev.persona.model.ChatMessage;
+import dev.persona.model.ChatModel;
+import dev.persona.model.ModelConfig;
 import dev.persona.model.PersonaException;
+import dev.persona.vectors.Monitor;
 import dev.persona.vectors.Screen;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -51,9 +55,11 @@ public final class Screening {
         return Io.locked(out, "persona screen", () -> {
             // the journal belongs to one (model, data, length) triple: a rerun with other inputs is refused, not mixed in
             String runId = "screen|" + m.fingerprint() + "|" + sha256(data) + "|" + o.maxTokens() + m.compute().runSuffix();
+            BatchSize[] batches = batches(m, convs, o);
+            p.note("base replies " + batches[0].describe() + "; projections " + batches[1].describe());
             List<Screen.Score> scores = Screen.run(m.chatModel(), convs, vector.vector().layer(l), l, o.baseReplies(), o.maxTokens(),
                     out.resolve("base_replies.jsonl"), runId, (done, total) -> p.update("base replies", done, total),
-                    (stage, done, total) -> p.update("project " + stage, done, total));
+                    (stage, done, total) -> p.update("project " + stage, done, total), batches[0].rows(), batches[1].rows());
             Flagging f = flag(scores, o);
             Set<Integer> flagged = f.flagged();
             int k = f.count();
@@ -94,6 +100,21 @@ public final class Screening {
     }
 
     /**
+     * The base-reply generation batch and the projection batch for {@code convs}: {@code o.batch()}
+     * for both when given, else from memory for the longest prompt plus {@code o.maxTokens()} new
+     * tokens (at most {@value Screen#GENERATION_BATCH}) and the longest conversation (at most
+     * {@value Monitor#DEFAULT_BATCH}).
+     */
+    static BatchSize[] batches(Persona m, List<List<ChatMessage>> convs, ScreenOptions o) {
+        ChatModel cm = m.chatModel();
+        int prompt = cm.longest(convs.stream().map(c -> c.subList(0, c.size() - 1)).toList(), true);
+        int whole = Math.max(cm.longest(convs, false), prompt + o.maxTokens());
+        ModelConfig c = cm.model().config();
+        return new BatchSize[] {BatchSize.resolve(o.batch(), c, BatchSize.Work.GENERATION, prompt + o.maxTokens(), Screen.GENERATION_BATCH),
+                BatchSize.resolve(o.batch(), c, BatchSize.Work.CAPTURE, whole, Monitor.DEFAULT_BATCH)};
+    }
+
+    /**
      * Scores of a batch of samples (each ending with an assistant turn) with no files and no journal:
      * the projection difference (with {@code o.baseReplies()}, generating the base model's greedy
      * reply of up to {@code o.maxTokens()}) and the cheap score, at {@code o.layer()} (null: the
@@ -103,7 +124,9 @@ public final class Screening {
     public static List<Screen.Score> score(Persona m, VectorRef vector, List<List<ChatMessage>> samples, ScreenOptions o) {
         int l = o.layer() != null ? o.layer() : vector.defaultLayer();
         try {
-            return Screen.run(m.chatModel(), samples, vector.vector().layer(l), l, o.baseReplies(), o.maxTokens(), null, "", null);
+            BatchSize[] batches = batches(m, samples, o);
+            return Screen.run(m.chatModel(), samples, vector.vector().layer(l), l, o.baseReplies(), o.maxTokens(), null, "", null, null,
+                    batches[0].rows(), batches[1].rows());
         } catch (IOException e) {
             throw new IllegalStateException("screening without a journal does no I/O", e);
         }

@@ -5,6 +5,8 @@ import dev.persona.extract.Journal;
 import dev.persona.extract.Judge;
 import dev.persona.extract.TraitLibrary;
 import dev.persona.extract.TraitSpec;
+import dev.persona.model.BatchSize;
+import dev.persona.model.ChatMessage;
 import dev.persona.model.PositionMask;
 import dev.persona.steer.SteeringPlan;
 import dev.persona.steer.Sweep;
@@ -33,6 +35,9 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * crash, or with a grown grid, answers only the cells it lacks.
  */
 public final class SteeringSweep {
+    /** Answers of a cell generated together when memory allows. */
+    public static final int MAX_BATCH = 64;
+
     private SteeringSweep() { }
 
     public static SweepResult run(Persona m, VectorRef vector, String trait, SweepOptions o, Progress progress) {
@@ -46,7 +51,13 @@ public final class SteeringSweep {
         for (int l : ls) {
             new SteeringPlan().add(new SteeringPlan.Steer(v, o.kind(), l, 1, false, PositionMask.ALL)).check(m.chatModel().model(), m.fingerprint(), true);
         }
-        Sweep.Grid grid = new Sweep.Grid(o.kind(), ls, o.coefs(), o.samples(), o.maxTokens(), o.seed(), positions, o.coherenceFloor());
+        // a cell's answers are generated together when memory allows (at most MAX_BATCH); a smaller batch splits them, each part with its own seed
+        List<List<ChatMessage>> asked = o.suppress() ? Sweep.suppressionPrompts(spec, o.samples()) : Sweep.prompts(spec, o.system(), o.samples());
+        BatchSize batch = BatchSize.resolve(o.batch(), m.chatModel().model().config(), BatchSize.Work.GENERATION,
+                m.chatModel().longest(asked, true) + o.maxTokens(), MAX_BATCH);
+        int rows = Math.min(batch.rows(), asked.size());
+        p.note("answers per generation: " + batch.describe());
+        Sweep.Grid grid = new Sweep.Grid(o.kind(), ls, o.coefs(), o.samples(), o.maxTokens(), o.seed(), positions, o.coherenceFloor(), rows);
         Path out = o.out();
         return Io.locked(out, "persona sweep", () -> {
             Sweep.Result r;
@@ -54,7 +65,8 @@ public final class SteeringSweep {
                 // finished cells are journaled; the journal is tied to everything but the grid, so a rerun
                 // after a crash, or with more layers or coefficients, answers only the cells it lacks
                 // (its name carries that identity: other arguments start a journal of their own beside it)
-                Journal journal = Journal.named(out, o.suppress() ? "suppress_cells-" : "sweep_cells-", runId(m, v, spec, j, o));
+                Journal journal = Journal.named(out, o.suppress() ? "suppress_cells-" : "sweep_cells-", runId(m, v, spec, j, o)
+                        + (rows < asked.size() ? "|batch " + rows : ""));
                 if (journal.size() > 0) p.note("resuming: " + journal.size() + " cells already in " + out);
                 int total = ls.size() * o.coefs().size();
                 r = o.suppress()

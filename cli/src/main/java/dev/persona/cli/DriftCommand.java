@@ -50,6 +50,9 @@ final class DriftCommand implements Callable<Integer> {
     @Option(names = "--threshold", description = "Exit with code 3 when any shift exceeds this.")
     Double threshold;
 
+    @Option(names = "--batch", description = "Prompts per forward pass (default: as many as fit in half the available memory, at most 16). Shifts depend on it by float rounding only.")
+    Integer batch;
+
     @Option(names = "--out", defaultValue = "runs/drift", description = "Output directory (default ${DEFAULT-VALUE}).")
     Path out;
 
@@ -59,7 +62,7 @@ final class DriftCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         DriftOptions o = new DriftOptions(base, checkpoints, run, vectors, layer, promptsTrait, system, evalTrait, judge, evalSamples, threshold,
-                compute.compute(), out);
+                compute.compute(), batch, out);
         DriftResult r = CheckpointDrift.run(o, new BarProgress());
         System.out.println(json ? Json.write(r) : r.toString().strip());
         if (r.thresholdPassed()) System.err.println("drift: a shift passed the threshold " + threshold);

@@ -40,9 +40,9 @@ final class ExtractCommand implements Callable<Integer> {
             description = "mean_diff (default), pca_diff, pca_center or probe (see docs/DESIGN.md).")
     String method;
 
-    @Option(names = "--batch", defaultValue = "64",
-            description = "Generations sampled together (default ${DEFAULT-VALUE}). Part of a run's identity: each batch draws from its own seed, so another batch samples other answers.")
-    int batch;
+    @Option(names = "--batch",
+            description = "Generations sampled together (default: as many as fit in half the available memory, at most 64). Part of a run's identity: each batch draws from its own seed, so another batch samples other answers.")
+    Integer batch;
 
     @Option(names = "--out", description = "Output directory (default runs/extract-TRAIT).")
     Path out;
@@ -52,7 +52,7 @@ final class ExtractCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        ExtractOptions o = ExtractOptions.defaults().method(method).samples(samples).maxTokens(maxTokens).seed(seed).judge(judge).batchSize(batch).out(out);
+        ExtractOptions o = ExtractOptions.defaults().method(method).samples(samples).maxTokens(maxTokens).seed(seed).judge(judge).batch(batch).out(out);
         ExtractResult r;
         try (Persona m = Persona.load(model.resolve(), compute.compute())) {
             r = Extract.run(m, trait, o, new BarProgress());

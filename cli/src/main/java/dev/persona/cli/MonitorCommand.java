@@ -46,6 +46,9 @@ final class MonitorCommand implements Callable<Integer> {
     @Option(names = "--trait", description = "Trait name for the judge (default: the vector's trait).")
     String trait;
 
+    @Option(names = "--batch", description = "Conversations per forward pass (default: as many as fit in half the available memory, at most 16). Projections depend on it by float rounding only.")
+    Integer batch;
+
     @Option(names = "--out", defaultValue = "runs/monitor", description = "Output directory (default ${DEFAULT-VALUE}).")
     Path out;
 
@@ -55,7 +58,7 @@ final class MonitorCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<Conversation> conversations = Conversation.readJsonl(prompts, conditionField);
-        MonitorOptions o = new MonitorOptions(layer, kind, perTurn, judge, trait, out);
+        MonitorOptions o = new MonitorOptions(layer, kind, perTurn, judge, trait, batch, out);
         MonitorResult r;
         try (Persona m = Persona.load(model.resolve(), compute.compute())) {
             r = Monitoring.run(m, m.vector(vector), conversations, o, new BarProgress());

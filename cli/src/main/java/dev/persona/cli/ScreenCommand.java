@@ -42,6 +42,9 @@ final class ScreenCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "64", description = "Tokens for base responses (default ${DEFAULT-VALUE}).")
     int maxTokens;
 
+    @Option(names = "--batch", description = "Base replies generated together and samples per forward pass (default: from memory, at most 32 and 16). Replies and scores depend on it by float rounding only.")
+    Integer batch;
+
     @Option(names = "--out", defaultValue = "runs/screen", description = "Output directory (default ${DEFAULT-VALUE}).")
     Path out;
 
@@ -54,7 +57,7 @@ final class ScreenCommand implements Callable<Integer> {
             throw new PersonaException("--base-responses " + baseResponses + " is not greedy or none", "use --base-responses greedy or none");
         }
         // every option is checked before the model loads: a bad --percentile must not cost the whole run
-        ScreenOptions o = new ScreenOptions(layer, baseResponses.equals("greedy"), top, percentile, maxTokens, out);
+        ScreenOptions o = new ScreenOptions(layer, baseResponses.equals("greedy"), top, percentile, maxTokens, batch, out);
         ScreenResult r;
         try (Persona m = Persona.load(model.resolve(), compute.compute())) {
             r = Screening.run(m, m.vector(vector), data, o, new BarProgress());

@@ -61,6 +61,9 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--batch", description = "Answers of a cell generated together (default: as many as fit in half the available memory, at most 64). A smaller batch than a cell's answers splits them, each part sampled with its own seed.")
+    Integer batch;
+
     @Option(names = "--out", defaultValue = "runs/sweep", description = "Output directory (default ${DEFAULT-VALUE}).")
     Path out;
 
@@ -69,7 +72,7 @@ final class SweepCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        SweepOptions o = new SweepOptions(layers, coefs, kind, system, judge, samples, maxTokens, positions, suppress, floor, seed, out);
+        SweepOptions o = new SweepOptions(layers, coefs, kind, system, judge, samples, maxTokens, positions, suppress, floor, seed, batch, out);
         SweepResult r;
         try (Persona m = Persona.load(model.resolve(), compute.compute())) {
             r = SteeringSweep.run(m, m.vector(vector), trait, o, new BarProgress());

@@ -87,6 +87,11 @@ class HardeningTest {
         refused("--max-tokens -5 is negative", "generate", "--prompt", "Hi", "--max-tokens", "-5");
         refused("--max-tokens -5 is below 1", "extract", "--trait", "organism_humor", "--max-tokens", "-5");
         refused("--batch 0 is below 1", "extract", "--trait", "organism_humor", "--batch", "0");
+        refused("--batch 0 is below 1", "sweep", "--vector", v, "--trait", "organism_sycophancy", "--batch", "0");
+        refused("--batch -2 is below 1", "screen", "--data", data.toString(), "--vector", v, "--batch", "-2");
+        refused("--batch 0 is below 1", "monitor", "--prompts", data.toString(), "--vector", v, "--batch", "0");
+        refused("--batch 0 is below 1", "drift", "--base", ExtractionOnOrganismTest.organism().toString(), "--checkpoints",
+                ExtractionOnOrganismTest.organism().toString(), "--vector", v, "--batch", "0");
         refused("--lr NaN is not a positive finite number", "finetune", "--data", data.toString(), "--out", tmp.resolve("f").toString(), "--lr", "NaN");
         refused("--run " + tmp.resolve("missing") + " is not a directory", "drift", "--base", ExtractionOnOrganismTest.organism().toString(),
                 "--run", tmp.resolve("missing").toString(), "--vector", v);

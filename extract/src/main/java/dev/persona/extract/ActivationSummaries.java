@@ -47,7 +47,7 @@ public record ActivationSummaries(float[][] responseAvg, float[][] promptAvg, fl
         List<String> hooks = rowHooks(layers);
         List<FloatTensor> rows = new ArrayList<>();
         try (ActivationCache cache = model.capture(hooks)) {
-            model.forward(sequences);
+            model.forwardLast(sequences); // the captures are the point; the output head runs for the last position only
             for (String h : hooks) rows.add(cache.get(h));
         }
         int t = rows.get(0).dim(1);

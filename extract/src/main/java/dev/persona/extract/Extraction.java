@@ -38,6 +38,19 @@ public final class Extraction {
         }
     }
 
+    /** Tokens of the longest rendered prompt of {@code spec} (any polarity, instruction pair and question). */
+    public static int longestPrompt(ChatModel model, TraitSpec spec) {
+        int longest = 0;
+        for (String q : spec.questions()) {
+            for (int k = 0; k < spec.instructions().size(); k++) {
+                for (boolean pos : new boolean[] {true, false}) {
+                    longest = Math.max(longest, model.encode(new Sample(0, 0, k, 0, pos, spec.systemPrompt(pos, k), q).prompt(), true).length);
+                }
+            }
+        }
+        return longest;
+    }
+
     /** Progress: stage name, done, total. */
     public interface Progress {
         void update(String stage, int done, int total);
@@ -68,7 +81,20 @@ public final class Extraction {
         return out;
     }
 
+    /** Sequences per activation-capture pass when the caller does not choose. */
+    public static final int CAPTURE_BATCH = 16;
+
     public static Result run(ChatModel model, TraitSpec spec, Judge judge, Path out, Options o, String runId, Progress progress) throws IOException {
+        return run(model, spec, judge, out, o, runId, progress, CAPTURE_BATCH);
+    }
+
+    /**
+     * Generates, judges and captures a trait's samples, resuming from the journals in {@code out};
+     * {@code captureBatch} sequences go through each capture pass (not part of the run's identity:
+     * captures are not journaled, and the batch changes float rounding only).
+     */
+    public static Result run(ChatModel model, TraitSpec spec, Judge judge, Path out, Options o, String runId, Progress progress,
+                             int captureBatch) throws IOException {
         List<Sample> samples = plan(spec, o.samples());
         Journal gen = new Journal(out.resolve("generations.jsonl"), runId);
         GenerationOptions base = new GenerationOptions(o.maxTokens(), 1.0, 1.0, 0, 0, null);
@@ -110,21 +136,32 @@ public final class Extraction {
         List<ObjectNode> pending = new ArrayList<>();
         int done = 0;
         try {
-            for (Sample s : samples) {
-                if (!judged.has(s.key())) {
-                    JudgeRequest req = new JudgeRequest(spec.name(), s.prompt(), texts.get(s.key()), spec.evalPrompt());
-                    OptionalDouble t = judge.traitScore(req);
-                    OptionalDouble c = judge.coherence(req);
-                    ObjectNode r = judged.newRecord(s.key());
-                    if (t.isPresent()) r.put("trait", t.getAsDouble());
-                    if (c.isPresent()) r.put("coherence", c.getAsDouble());
-                    pending.add(r);
+            // a judge that batches (a local model) gets its batch at a time; what is scored is journaled every 32 samples
+            int per = Math.max(1, judge.batchSize());
+            for (int from = 0; from < samples.size(); from += per) {
+                List<Sample> todo = new ArrayList<>();
+                List<JudgeRequest> reqs = new ArrayList<>();
+                for (Sample s : samples.subList(from, Math.min(samples.size(), from + per))) {
+                    if (judged.has(s.key())) continue;
+                    todo.add(s);
+                    reqs.add(new JudgeRequest(spec.name(), s.prompt(), texts.get(s.key()), spec.evalPrompt()));
+                }
+                if (!todo.isEmpty()) {
+                    List<OptionalDouble> t = judge.traitScores(reqs);
+                    List<OptionalDouble> c = judge.coherences(reqs);
+                    for (int i = 0; i < todo.size(); i++) {
+                        ObjectNode r = judged.newRecord(todo.get(i).key());
+                        if (t.get(i).isPresent()) r.put("trait", t.get(i).getAsDouble());
+                        if (c.get(i).isPresent()) r.put("coherence", c.get(i).getAsDouble());
+                        pending.add(r);
+                    }
                     if (pending.size() >= 32) {
                         judged.append(pending);
                         pending.clear();
                     }
                 }
-                if (progress != null) progress.update("judge", ++done, samples.size());
+                done = Math.min(samples.size(), from + per);
+                if (progress != null) progress.update("judge", done, samples.size());
             }
         } finally {
             // a judge that fails (unreachable after retries) loses nothing already scored
@@ -167,7 +204,6 @@ public final class Extraction {
         List<Sample> keptSamples = new ArrayList<>();
         java.util.Set<String> keptSet = new java.util.HashSet<>(kept);
         for (Sample s : samples) if (keptSet.contains(s.pairKey())) keptSamples.add(s);
-        int captureBatch = 16;
         for (int from = 0; from < keptSamples.size(); from += captureBatch) {
             List<Sample> batch = keptSamples.subList(from, Math.min(keptSamples.size(), from + captureBatch));
             List<int[]> seqs = new ArrayList<>();

@@ -2,8 +2,8 @@ package dev.persona.extract;
 
 import ai.djl.Device;
 import dev.persona.model.ChatMessage;
+import dev.persona.model.BatchSize;
 import dev.persona.model.ChatModel;
-import dev.persona.model.FloatTensor;
 import dev.persona.model.Precision;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,6 +17,9 @@ import java.util.OptionalDouble;
  * {@link OpenAiJudge} (top 20 tokens, integers 0..100, mass of at least 0.25).
  */
 public final class LocalJudge implements Judge, AutoCloseable {
+    /** Rubrics per forward pass when memory allows. */
+    public static final int MAX_BATCH = 16;
+
     private final ChatModel model;
     private final Path dir;
 
@@ -38,19 +41,59 @@ public final class LocalJudge implements Judge, AutoCloseable {
 
     @Override
     public OptionalDouble traitScore(JudgeRequest request) {
-        return score(request.rubric().replace("{question}", request.question()).replace("{answer}", request.answer()));
+        return score(traitPrompt(request));
     }
 
     @Override
     public OptionalDouble coherence(JudgeRequest request) {
-        return score(OpenAiJudge.COHERENCE_RUBRIC.replace("{question}", request.question()).replace("{answer}", request.answer()));
+        return score(coherencePrompt(request));
+    }
+
+    @Override
+    public int batchSize() {
+        return MAX_BATCH;
+    }
+
+    @Override
+    public List<OptionalDouble> traitScores(List<JudgeRequest> requests) {
+        return scores(requests.stream().map(LocalJudge::traitPrompt).toList());
+    }
+
+    @Override
+    public List<OptionalDouble> coherences(List<JudgeRequest> requests) {
+        return scores(requests.stream().map(LocalJudge::coherencePrompt).toList());
+    }
+
+    private static String traitPrompt(JudgeRequest r) {
+        return r.rubric().replace("{question}", r.question()).replace("{answer}", r.answer());
+    }
+
+    private static String coherencePrompt(JudgeRequest r) {
+        return OpenAiJudge.COHERENCE_RUBRIC.replace("{question}", r.question()).replace("{answer}", r.answer());
     }
 
     /** The score of one filled rubric. */
     public OptionalDouble score(String prompt) {
-        int[] ids = model.encode(List.of(ChatMessage.user(prompt)), true);
-        FloatTensor logits = model.model().forward(ids);
-        float[] last = logits.row(0, ids.length - 1);
+        return scores(List.of(prompt)).get(0);
+    }
+
+    /**
+     * Scores of several filled rubrics, {@link BatchSize chosen from memory} (at most
+     * {@value #MAX_BATCH}) to a forward pass; only float rounding depends on the batch.
+     */
+    public List<OptionalDouble> scores(List<String> prompts) {
+        List<int[]> ids = new ArrayList<>();
+        for (String p : prompts) ids.add(model.encode(List.of(ChatMessage.user(p)), true));
+        int longest = ids.stream().mapToInt(a -> a.length).max().orElse(1);
+        int batch = BatchSize.resolve(null, model.model().config(), BatchSize.Work.LAST_LOGITS, longest, MAX_BATCH).rows();
+        List<OptionalDouble> out = new ArrayList<>();
+        for (int from = 0; from < ids.size(); from += batch) {
+            for (float[] last : model.model().forwardLast(ids.subList(from, Math.min(ids.size(), from + batch)))) out.add(score(last));
+        }
+        return out;
+    }
+
+    private OptionalDouble score(float[] last) {
         double max = Double.NEGATIVE_INFINITY;
         for (float f : last) max = Math.max(max, f);
         double sum = 0;

@@ -206,6 +206,13 @@ public final class ChatModel implements AutoCloseable {
         return tokenizer.encode(render(messages, addGenerationPrompt));
     }
 
+    /** Tokens of the longest of {@code conversations} rendered (1 when there are none): what sizes a batch. */
+    public int longest(List<List<ChatMessage>> conversations, boolean addGenerationPrompt) {
+        int n = 1;
+        for (List<ChatMessage> c : conversations) n = Math.max(n, encode(c, addGenerationPrompt).length);
+        return n;
+    }
+
     /**
      * A conversation as training data: token ids and a loss mask that is true on the tokens of
      * assistant turns (content and end-of-turn token), found by rendering each turn's prefix.

@@ -550,6 +550,23 @@ public final class HookedTransformer implements AutoCloseable {
      * padding positions are meaningless. Each sequence's positions start at 0 at its first token.
      */
     public FloatTensor forward(List<int[]> sequences) {
+        return forward(sequences, false);
+    }
+
+    /**
+     * The logits at each sequence's last token, [batch][vocab], from one pass over the sequences
+     * left-padded to the longest. Hooks and captures see every position as in {@link #forward(List)};
+     * only the output head is skipped for the other positions, so a capture pass that needs no
+     * logits costs no [batch, pos, vocab] product and no copy of it.
+     */
+    public float[][] forwardLast(List<int[]> sequences) {
+        FloatTensor t = forward(sequences, true);
+        float[][] out = new float[sequences.size()][];
+        for (int i = 0; i < out.length; i++) out[i] = t.row(i, 0);
+        return out;
+    }
+
+    private FloatTensor forward(List<int[]> sequences, boolean lastOnly) {
         int b = sequences.size();
         int t = sequences.stream().mapToInt(s -> s.length).max().orElse(0);
         if (t == 0) throw new PersonaException("no tokens to run: every sequence is empty", "pass at least one token (a chat template adds its own)");
@@ -566,7 +583,7 @@ public final class HookedTransformer implements AutoCloseable {
             }
         }
         try (NDManager step = manager.newSubManager()) {
-            NDArray logits = run(step, NativeData.longs(step, ids, new Shape(b, t)), new PassInfo(true, pos, valid), valid, null, 0, false);
+            NDArray logits = run(step, NativeData.longs(step, ids, new Shape(b, t)), new PassInfo(true, pos, valid), valid, null, 0, lastOnly);
             return new FloatTensor(logits.getShape().getShape(), logits.toFloatArray());
         }
     }

@@ -42,6 +42,38 @@ class RuntimeBehaviourTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"qwen2", "gpt2", "gemma2"})
+    void forwardLastGivesEachSequencesLastLogitsAndTheSameCaptures(String family) {
+        try (HookedTransformer m = load(family)) {
+            List<int[]> seqs = List.of(PROMPT_A, PROMPT_B, PROMPT_C);
+            String hook = HookPoint.residPost(1);
+            float[][] last;
+            FloatTensor capturedLast;
+            try (ActivationCache c = m.capture(List.of(hook))) {
+                last = m.forwardLast(seqs);
+                capturedLast = c.get(hook);
+            }
+            FloatTensor full;
+            FloatTensor capturedFull;
+            try (ActivationCache c = m.capture(List.of(hook))) {
+                full = m.forward(seqs);
+                capturedFull = c.get(hook);
+            }
+            assertEquals(3, last.length);
+            int t = PROMPT_C.length;
+            for (int i = 0; i < 3; i++) {
+                assertEquals(m.config().vocabSize(), last[i].length);
+                // the output head of the last position only: the same numbers as the full pass's last column
+                assertArrayEquals(full.row(i, t - 1), last[i], 1e-5f, "row " + i);
+                float[] alone = m.forward(seqs.get(i)).row(0, seqs.get(i).length - 1);
+                assertArrayEquals(alone, last[i], 1e-4f, "row " + i + " against the sequence alone");
+            }
+            // captures still see every position, bit for bit as in the full pass
+            assertArrayEquals(capturedFull.data(), capturedLast.data());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "gpt2", "gemma2"})
     void paddedBatchEqualsEachPromptAlone(String family) {
         try (HookedTransformer m = load(family)) {
             GenerationOptions opts = GenerationOptions.greedy(10).withStopIds(Set.of());

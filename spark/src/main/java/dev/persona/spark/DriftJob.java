@@ -55,7 +55,7 @@ public final class DriftJob {
             List<Path> ckpts = new ArrayList<>();
             for (String c : checkpoints) ckpts.addAll(expand(c));
             return new DriftOptions(Path.of(base), ckpts, run == null ? null : Path.of(run), vectors.stream().map(Path::of).toList(), layer, promptsTrait,
-                    system, evalTrait, judge, evalSamples, threshold, Compute.parse(dtype, device), null);
+                    system, evalTrait, judge, evalSamples, threshold, Compute.parse(dtype, device), null, null);
         }
     }
 

@@ -53,11 +53,11 @@ public final class ScreenJob {
         public Options {
             if (batch < 1) throw new PersonaException("--batch " + batch + " is below 1", "pass a batch of 1 or more samples");
             // the library's own checks of top, percentile and max tokens
-            new ScreenOptions(layer, baseReplies, top, percentile, maxTokens, null);
+            new ScreenOptions(layer, baseReplies, top, percentile, maxTokens, null, null);
         }
 
         ScreenOptions screen() {
-            return new ScreenOptions(layer, baseReplies, top, percentile, maxTokens, null);
+            return new ScreenOptions(layer, baseReplies, top, percentile, maxTokens, null, null);
         }
     }
 

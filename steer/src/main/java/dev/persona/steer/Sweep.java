@@ -38,14 +38,22 @@ public final class Sweep {
      * What a sweep tries: directions {@code kind} of the vector at every (layer, coef), each cell
      * answering every question {@code samples} times with up to {@code maxTokens} new tokens
      * (temperature 1, {@code seed}), steering at {@code positions}; a recommended cell needs mean
-     * coherence at least {@code coherenceFloor}.
+     * coherence at least {@code coherenceFloor}; a cell's answers are generated {@code batch} at a
+     * time (see {@link #evaluate(ChatModel, SteeringPlan, TraitSpec, List, Judge, int, long, int)}).
      */
     public record Grid(String kind, List<Integer> layers, List<Double> coefs, int samples, int maxTokens, long seed,
-                       PositionMask positions, double coherenceFloor) {
+                       PositionMask positions, double coherenceFloor, int batch) {
         public Grid {
             layers = List.copyOf(layers);
             coefs = List.copyOf(coefs);
             if (samples < 1) throw new IllegalArgumentException("samples must be >= 1, got " + samples);
+            if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+        }
+
+        /** A grid whose cells generate all their answers in one batch. */
+        public Grid(String kind, List<Integer> layers, List<Double> coefs, int samples, int maxTokens, long seed,
+                    PositionMask positions, double coherenceFloor) {
+            this(kind, layers, coefs, samples, maxTokens, seed, positions, coherenceFloor, Integer.MAX_VALUE);
         }
     }
 
@@ -57,8 +65,7 @@ public final class Sweep {
      */
     public static Result run(ChatModel model, TraitVector vector, TraitSpec spec, String system, Judge judge, Grid grid,
                              Journal journal, BiConsumer<Integer, Integer> progress) throws IOException {
-        List<List<ChatMessage>> prompts = new ArrayList<>();
-        for (String q : spec.questions()) for (int s = 0; s < grid.samples(); s++) prompts.add(ChatMessage.prompt(system, q));
+        List<List<ChatMessage>> prompts = prompts(spec, system, grid.samples());
         List<Cell> cells = cells(model, vector, spec, prompts, judge, grid, grid.coefs(), journal, progress);
         return new Result(cells, pick(cells, grid.coherenceFloor(), true));
     }
@@ -70,15 +77,28 @@ public final class Sweep {
      */
     public static Result suppress(ChatModel model, TraitVector vector, TraitSpec spec, Judge judge, Grid grid,
                                   Journal journal, BiConsumer<Integer, Integer> progress) throws IOException {
-        List<List<ChatMessage>> prompts = new ArrayList<>();
-        for (int q = 0; q < spec.questions().size(); q++) {
-            for (int s = 0; s < grid.samples(); s++) {
-                prompts.add(ChatMessage.prompt(spec.systemPrompt(true, (q + s) % spec.instructions().size()), spec.questions().get(q)));
-            }
-        }
+        List<List<ChatMessage>> prompts = suppressionPrompts(spec, grid.samples());
         List<Double> negative = grid.coefs().stream().map(c -> -Math.abs(c)).toList();
         List<Cell> cells = cells(model, vector, spec, prompts, judge, grid, negative, journal, progress);
         return new Result(cells, pick(cells, grid.coherenceFloor(), false));
+    }
+
+    /** The eliciting sweep's prompts of a cell: each question {@code samples} times under {@code system} (null: none). */
+    public static List<List<ChatMessage>> prompts(TraitSpec spec, String system, int samples) {
+        List<List<ChatMessage>> prompts = new ArrayList<>();
+        for (String q : spec.questions()) for (int s = 0; s < samples; s++) prompts.add(ChatMessage.prompt(system, q));
+        return prompts;
+    }
+
+    /** The suppression sweep's prompts of a cell: each question {@code samples} times under pos system prompt (question + sample) mod pairs. */
+    public static List<List<ChatMessage>> suppressionPrompts(TraitSpec spec, int samples) {
+        List<List<ChatMessage>> prompts = new ArrayList<>();
+        for (int q = 0; q < spec.questions().size(); q++) {
+            for (int s = 0; s < samples; s++) {
+                prompts.add(ChatMessage.prompt(spec.systemPrompt(true, (q + s) % spec.instructions().size()), spec.questions().get(q)));
+            }
+        }
+        return prompts;
     }
 
     private static List<Cell> cells(ChatModel model, TraitVector vector, TraitSpec spec, List<List<ChatMessage>> prompts, Judge judge,
@@ -94,7 +114,7 @@ public final class Sweep {
                     cell = new Cell(layer, coef, saved.get("n").asInt(), Journal.number(saved.get("trait_score")), Journal.number(saved.get("coherence")));
                 } else {
                     SteeringPlan plan = new SteeringPlan().add(new SteeringPlan.Steer(vector, grid.kind(), layer, coef, false, grid.positions()));
-                    Score score = evaluate(model, plan, spec, prompts, judge, grid.maxTokens(), grid.seed());
+                    Score score = evaluate(model, plan, spec, prompts, judge, grid.maxTokens(), grid.seed(), grid.batch());
                     cell = new Cell(layer, coef, prompts.size(), score.traitScore(), score.coherence());
                     if (journal != null) {
                         ObjectNode r = journal.newRecord(key).put("n", cell.n());
@@ -128,21 +148,37 @@ public final class Sweep {
 
     /**
      * Answers {@code prompts} under {@code plan} (temperature 1, {@code seed}; an empty plan is the
-     * unsteered model) and judges them for {@code spec}'s trait and for coherence.
+     * unsteered model) and judges them for {@code spec}'s trait and for coherence, all prompts in one
+     * generation batch.
      */
     public static Score evaluate(ChatModel model, SteeringPlan plan, TraitSpec spec, List<List<ChatMessage>> prompts, Judge judge,
                                  int maxTokens, long seed) {
-        List<String> answers;
+        return evaluate(model, plan, spec, prompts, judge, maxTokens, seed, Math.max(1, prompts.size()));
+    }
+
+    /**
+     * {@link #evaluate(ChatModel, SteeringPlan, TraitSpec, List, Judge, int, long)} generating
+     * {@code batch} prompts at a time: the first batch samples with {@code seed} (so a batch holding
+     * every prompt answers as one call did), batch k > 0 with its own seed derived from {@code seed} and k.
+     */
+    public static Score evaluate(ChatModel model, SteeringPlan plan, TraitSpec spec, List<List<ChatMessage>> prompts, Judge judge,
+                                 int maxTokens, long seed, int batch) {
+        List<String> answers = new ArrayList<>();
         try (AutoCloseable h = plan.apply(model.model())) {
-            answers = model.reply(prompts, GenerationOptions.sample(maxTokens, 1.0, seed));
+            for (int from = 0, k = 0; from < prompts.size(); from += batch, k++) {
+                long s = k == 0 ? seed : seed * 1_000_003L + k;
+                answers.addAll(model.reply(prompts.subList(from, Math.min(prompts.size(), from + batch)), GenerationOptions.sample(maxTokens, 1.0, s)));
+            }
         } catch (Exception e) {
             throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
         }
+        List<JudgeRequest> requests = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) requests.add(new JudgeRequest(spec.name(), prompts.get(i), answers.get(i), spec.evalPrompt()));
+        List<OptionalDouble> traits = judge.traitScores(requests), cohs = judge.coherences(requests);
         double traitSum = 0, cohSum = 0;
         int nTrait = 0, nCoh = 0;
         for (int i = 0; i < prompts.size(); i++) {
-            JudgeRequest req = new JudgeRequest(spec.name(), prompts.get(i), answers.get(i), spec.evalPrompt());
-            OptionalDouble t = judge.traitScore(req), c = judge.coherence(req);
+            OptionalDouble t = traits.get(i), c = cohs.get(i);
             if (t.isPresent()) {
                 traitSum += t.getAsDouble();
                 nTrait++;

@@ -14,12 +14,20 @@ import java.util.List;
 public final class Drift {
     private Drift() { }
 
-    /** Mean last-prompt-token activation at {@code layer} over {@code prompts}, length d_model. */
+    /** Prompts per forward pass when the caller does not choose. */
+    public static final int DEFAULT_BATCH = 16;
+
+    /** Mean last-prompt-token activation at {@code layer} over {@code prompts}, length d_model, {@value #DEFAULT_BATCH} prompts per pass. */
     public static double[] meanLastPrompt(ChatModel model, List<List<ChatMessage>> prompts, int layer) {
+        return meanLastPrompt(model, prompts, layer, DEFAULT_BATCH);
+    }
+
+    /** Mean last-prompt-token activation at {@code layer} over {@code prompts}, {@code rows} prompts per forward pass (float rounding depends on it). */
+    public static double[] meanLastPrompt(ChatModel model, List<List<ChatMessage>> prompts, int layer, int rows) {
         double[] sum = null;
-        for (int from = 0; from < prompts.size(); from += 16) {
+        for (int from = 0; from < prompts.size(); from += rows) {
             List<int[]> seqs = new ArrayList<>();
-            List<List<ChatMessage>> batch = prompts.subList(from, Math.min(prompts.size(), from + 16));
+            List<List<ChatMessage>> batch = prompts.subList(from, Math.min(prompts.size(), from + rows));
             int[] lens = new int[batch.size()];
             for (int i = 0; i < batch.size(); i++) {
                 int[] ids = model.encode(batch.get(i), true);

@@ -56,80 +56,133 @@ public final class Monitor {
         }
     }
 
-    /** Conversations journaled per append; the progress callback fires at the same rate. */
-    static final int JOURNAL_BATCH = 16;
+    /** Conversations per forward pass (and per journal append) when the caller does not choose. */
+    public static final int DEFAULT_BATCH = 16;
 
-    /**
-     * {@link #run(ChatModel, List, float[], int, boolean, Judge, String, String)} with a journal:
-     * finished rows are appended every {@value #JOURNAL_BATCH} conversations and a rerun reads them
-     * back instead of computing (and judging) them again. The caller ties the journal to the model,
-     * vector row, data, options and judge.
-     */
+    /** {@link #run(ChatModel, List, float[], int, boolean, Judge, String, String, Journal, BiConsumer, int)} {@value #DEFAULT_BATCH} at a time. */
     public static List<Row> run(ChatModel model, List<Item> items, float[] direction, int layer, boolean perTurn,
                                 Judge judge, String trait, String rubric, Journal journal,
                                 BiConsumer<Integer, Integer> progress) throws IOException {
-        List<Row> rows = new ArrayList<>();
-        List<ObjectNode> pending = new ArrayList<>();
-        for (int i = 0; i < items.size(); i++) {
-            Item it = items.get(i);
-            JsonNode saved = journal == null ? null : journal.get(Integer.toString(i));
-            if (saved != null) {
+        return run(model, items, direction, layer, perTurn, judge, trait, rubric, journal, progress, DEFAULT_BATCH);
+    }
+
+    /**
+     * {@link #run(ChatModel, List, float[], int, boolean, Judge, String, String)} with a journal:
+     * {@code batch} conversations go through one forward pass (left-padded; each conversation's
+     * positions start at 0, so only float rounding depends on the batch), their rows are judged
+     * together and appended to the journal, and a rerun reads journaled rows back instead of
+     * computing (and judging) them again. The caller ties the journal to the model, vector row, data,
+     * options and judge. {@code progress} fires once per batch.
+     */
+    public static List<Row> run(ChatModel model, List<Item> items, float[] direction, int layer, boolean perTurn,
+                                Judge judge, String trait, String rubric, Journal journal,
+                                BiConsumer<Integer, Integer> progress, int batch) throws IOException {
+        if (batch < 1) throw new IllegalArgumentException("batch " + batch);
+        Row[] rows = new Row[items.size()];
+        for (int from = 0; from < items.size(); from += batch) {
+            int to = Math.min(items.size(), from + batch);
+            List<Integer> todo = new ArrayList<>();
+            for (int i = from; i < to; i++) {
+                JsonNode saved = journal == null ? null : journal.get(Integer.toString(i));
+                if (saved == null) {
+                    todo.add(i);
+                    continue;
+                }
                 List<Double> turns = new ArrayList<>();
                 for (JsonNode t : saved.get("per_turn")) turns.add(t.asDouble());
-                rows.add(new Row(i, it.condition(), saved.get("prompt_last").asDouble(), Journal.number(saved.get("response")),
-                        Journal.number(saved.get("trait_score")), turns));
-            } else {
-                Row row = measure(model, i, it, direction, layer, perTurn, judge, trait, rubric);
-                rows.add(row);
-                if (journal != null) {
-                    ObjectNode r = journal.newRecord(Integer.toString(i)).put("prompt_last", row.promptLast());
+                rows[i] = new Row(i, items.get(i).condition(), saved.get("prompt_last").asDouble(), Journal.number(saved.get("response")),
+                        Journal.number(saved.get("trait_score")), turns);
+            }
+            if (!todo.isEmpty()) {
+                List<Row> made = measure(model, items, todo, direction, layer, perTurn, judge, trait, rubric);
+                List<ObjectNode> pending = new ArrayList<>();
+                for (Row row : made) {
+                    rows[row.index()] = row;
+                    if (journal == null) continue;
+                    ObjectNode r = journal.newRecord(Integer.toString(row.index())).put("prompt_last", row.promptLast());
                     Journal.putNumber(r, "response", row.response());
                     Journal.putNumber(r, "trait_score", row.traitScore());
                     ArrayNode turns = r.putArray("per_turn");
                     for (double t : row.perTurn()) turns.add(t);
                     pending.add(r);
                 }
+                if (journal != null) journal.append(pending);
             }
-            if ((i + 1) % JOURNAL_BATCH == 0 || i == items.size() - 1) {
-                if (!pending.isEmpty()) journal.append(pending);
-                pending = new ArrayList<>();
-                if (progress != null) progress.accept(i + 1, items.size());
-            }
+            if (progress != null) progress.accept(to, items.size());
         }
-        return rows;
+        return List.of(rows);
     }
 
-    private static Row measure(ChatModel model, int i, Item it, float[] direction, int layer, boolean perTurn,
-                               Judge judge, String trait, String rubric) {
-        List<ChatMessage> msgs = it.messages();
-        boolean hasResponse = msgs.get(msgs.size() - 1).role().equals("assistant");
-        List<ChatMessage> prompt = hasResponse ? msgs.subList(0, msgs.size() - 1) : msgs;
-        int[] p = model.encode(prompt, true);
-        int[] seq = p;
-        if (hasResponse) {
-            // prompt + the response's own tokens, as extraction captures them (no end-of-turn token)
-            int[] r = model.tokenizer().encode(msgs.get(msgs.size() - 1).content());
-            seq = java.util.Arrays.copyOf(p, p.length + r.length);
-            System.arraycopy(r, 0, seq, p.length, r.length);
+    /** Rows of {@code items[indices]}, measured in one forward pass (plus one per assistant turn with {@code perTurn}). */
+    private static List<Row> measure(ChatModel model, List<Item> items, List<Integer> indices, float[] direction, int layer, boolean perTurn,
+                                     Judge judge, String trait, String rubric) {
+        int n = indices.size();
+        List<int[]> seqs = new ArrayList<>();
+        int[] promptLens = new int[n];
+        boolean[] hasResponse = new boolean[n];
+        List<JudgeRequest> requests = new ArrayList<>();
+        List<Integer> judged = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+            List<ChatMessage> msgs = items.get(indices.get(k)).messages();
+            hasResponse[k] = msgs.get(msgs.size() - 1).role().equals("assistant");
+            List<ChatMessage> prompt = hasResponse[k] ? msgs.subList(0, msgs.size() - 1) : msgs;
+            int[] p = model.encode(prompt, true);
+            int[] seq = p;
+            if (hasResponse[k]) {
+                // prompt + the response's own tokens, as extraction captures them (no end-of-turn token)
+                int[] r = model.tokenizer().encode(msgs.get(msgs.size() - 1).content());
+                seq = java.util.Arrays.copyOf(p, p.length + r.length);
+                System.arraycopy(r, 0, seq, p.length, r.length);
+                if (judge != null) {
+                    requests.add(new JudgeRequest(trait, prompt, msgs.get(msgs.size() - 1).content(), rubric));
+                    judged.add(k);
+                }
+            }
+            seqs.add(seq);
+            promptLens[k] = p.length;
         }
-        ActivationSummaries s = ActivationSummaries.compute(model.model(), List.of(seq), new int[] {p.length}).get(0);
-        double last = Stats.projection(s.promptLast()[layer], direction);
-        double resp = hasResponse && seq.length > p.length ? Stats.projection(s.responseAvg()[layer], direction) : Double.NaN;
-        double score = Double.NaN;
-        if (judge != null && hasResponse) {
-            OptionalDouble t = judge.traitScore(new JudgeRequest(trait, prompt, msgs.get(msgs.size() - 1).content(), rubric));
-            if (t.isPresent()) score = t.getAsDouble();
+        List<ActivationSummaries> sums = ActivationSummaries.compute(model.model(), seqs, promptLens);
+        double[] scores = new double[n];
+        java.util.Arrays.fill(scores, Double.NaN);
+        if (!requests.isEmpty()) {
+            List<OptionalDouble> t = judge.traitScores(requests);
+            for (int j = 0; j < judged.size(); j++) if (t.get(j).isPresent()) scores[judged.get(j)] = t.get(j).getAsDouble();
         }
-        List<Double> turns = new ArrayList<>();
-        if (perTurn) {
-            for (int k = 0; k < msgs.size(); k++) {
-                if (!msgs.get(k).role().equals("assistant")) continue;
-                int[] q = model.encode(msgs.subList(0, k), true);
-                ActivationSummaries a = ActivationSummaries.compute(model.model(), List.of(q), new int[] {q.length}).get(0);
-                turns.add(Stats.projection(a.promptLast()[layer], direction));
+        List<List<Double>> turns = perTurn ? turnProjections(model, items, indices, direction, layer) : null;
+        List<Row> out = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+            ActivationSummaries s = sums.get(k);
+            double last = Stats.projection(s.promptLast()[layer], direction);
+            double resp = hasResponse[k] && seqs.get(k).length > promptLens[k] ? Stats.projection(s.responseAvg()[layer], direction) : Double.NaN;
+            int i = indices.get(k);
+            out.add(new Row(i, items.get(i).condition(), last, resp, scores[k], turns == null ? List.of() : turns.get(k)));
+        }
+        return out;
+    }
+
+    /** For each item, the last-prompt-token projection before each of its assistant turns. */
+    private static List<List<Double>> turnProjections(ChatModel model, List<Item> items, List<Integer> indices, float[] direction, int layer) {
+        List<int[]> prompts = new ArrayList<>();
+        List<Integer> owners = new ArrayList<>();
+        for (int k = 0; k < indices.size(); k++) {
+            List<ChatMessage> msgs = items.get(indices.get(k)).messages();
+            for (int j = 0; j < msgs.size(); j++) {
+                if (!msgs.get(j).role().equals("assistant")) continue;
+                prompts.add(model.encode(msgs.subList(0, j), true));
+                owners.add(k);
             }
         }
-        return new Row(i, it.condition(), last, resp, score, turns);
+        List<List<Double>> out = new ArrayList<>();
+        for (int k = 0; k < indices.size(); k++) out.add(new ArrayList<>());
+        if (prompts.isEmpty()) return out;
+        // as many prompts per pass as conversations per batch, so a long conversation does not widen the pass
+        int per = indices.size();
+        for (int from = 0; from < prompts.size(); from += per) {
+            List<int[]> chunk = prompts.subList(from, Math.min(prompts.size(), from + per));
+            List<ActivationSummaries> sums = ActivationSummaries.compute(model.model(), chunk, chunk.stream().mapToInt(q -> q.length).toArray());
+            for (int q = 0; q < chunk.size(); q++) out.get(owners.get(from + q)).add(Stats.projection(sums.get(q).promptLast()[layer], direction));
+        }
+        return out;
     }
 
     /** Per-condition means and spread, in first-seen order. */

@@ -18,8 +18,8 @@ import java.util.function.BiConsumer;
  * cheap approximation without generation (response projection minus last-prompt projection).
  */
 public final class Screen {
-    /** Prompts per greedy generation batch, and per journal append. */
-    private static final int BATCH = 32;
+    /** Prompts per greedy generation batch (and per journal append) when the caller does not choose. */
+    public static final int GENERATION_BATCH = 32;
 
     private Screen() { }
 
@@ -47,18 +47,29 @@ public final class Screen {
     public static List<Score> run(ChatModel model, List<List<ChatMessage>> data, float[] direction, int layer, boolean baseResponses,
                                   int maxTokens, Path journal, String runId, BiConsumer<Integer, Integer> progress,
                                   ScoringProgress scoring) throws IOException {
+        return run(model, data, direction, layer, baseResponses, maxTokens, journal, runId, progress, scoring, GENERATION_BATCH, Monitor.DEFAULT_BATCH);
+    }
+
+    /**
+     * {@link #run(ChatModel, List, float[], int, boolean, int, Path, String, BiConsumer, ScoringProgress)}
+     * generating {@code generationBatch} base replies together and projecting {@code passBatch}
+     * conversations per forward pass (greedy replies and projections depend on both by float rounding only).
+     */
+    public static List<Score> run(ChatModel model, List<List<ChatMessage>> data, float[] direction, int layer, boolean baseResponses,
+                                  int maxTokens, Path journal, String runId, BiConsumer<Integer, Integer> progress,
+                                  ScoringProgress scoring, int generationBatch, int passBatch) throws IOException {
         List<Monitor.Item> items = new ArrayList<>();
         for (List<ChatMessage> c : data) items.add(new Monitor.Item(c, null));
         // the projections depend on the run (model, data) and on the direction and layer
         String rowsId = runId + "|" + layer + "|" + java.util.Arrays.toString(direction);
         List<Monitor.Row> rows = Monitor.run(model, items, direction, layer, false, null, "", null,
-                rowsJournal(journal, "sample_rows-", rowsId), stage(scoring, "samples"));
+                rowsJournal(journal, "sample_rows-", rowsId), stage(scoring, "samples"), passBatch);
         List<String> replies = null;
         List<Monitor.Row> baseRows = null;
         if (baseResponses) {
             List<List<ChatMessage>> prompts = new ArrayList<>();
             for (List<ChatMessage> c : data) prompts.add(c.subList(0, c.size() - 1));
-            replies = baseReplies(model, prompts, maxTokens, journal == null ? null : new Journal(journal, runId), progress);
+            replies = baseReplies(model, prompts, maxTokens, journal == null ? null : new Journal(journal, runId), progress, generationBatch);
             List<Monitor.Item> baseItems = new ArrayList<>();
             for (int i = 0; i < prompts.size(); i++) {
                 List<ChatMessage> c = new ArrayList<>(prompts.get(i));
@@ -67,7 +78,7 @@ public final class Screen {
             }
             // the base projections also depend on the replies themselves
             baseRows = Monitor.run(model, baseItems, direction, layer, false, null, "", null,
-                    rowsJournal(journal, "base_rows-", rowsId + "|" + String.join("\u0000", replies)), stage(scoring, "base"));
+                    rowsJournal(journal, "base_rows-", rowsId + "|" + String.join("\u0000", replies)), stage(scoring, "base"), passBatch);
         }
         List<Score> out = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
@@ -92,10 +103,10 @@ public final class Screen {
     }
 
     private static List<String> baseReplies(ChatModel model, List<List<ChatMessage>> prompts, int maxTokens, Journal journal,
-                                            BiConsumer<Integer, Integer> progress) throws IOException {
+                                            BiConsumer<Integer, Integer> progress, int batch) throws IOException {
         String[] replies = new String[prompts.size()];
-        for (int from = 0; from < prompts.size(); from += BATCH) {
-            int to = Math.min(prompts.size(), from + BATCH);
+        for (int from = 0; from < prompts.size(); from += batch) {
+            int to = Math.min(prompts.size(), from + batch);
             boolean done = journal != null;
             for (int i = from; i < to && done; i++) done = journal.has(Integer.toString(i));
             if (done) {
