@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
 
 /** {@code persona bench}: prefill and decode throughput, peak memory, and the machine's matmul peak in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure prefill and decode tokens/s, peak RSS, and the F32 matmul peak of this machine. Default suite: prefill 1 x P and 8 x 128, decode at batch 1 and 16. --shape builds a random model of a known shape in memory (e.g. qwen2.5-0.5b).")
+        description = "Measure prefill and decode tokens/s, peak RSS, and the F32 matmul peak of this machine. Default suite: prefill 1 x P and 8 x 128, decode at batch 1, 4, 16, 32 and 64, the memory read bandwidth, RSS after load and peak. --shape builds a random model of a known shape in memory (e.g. qwen2.5-0.5b).")
 final class BenchCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;

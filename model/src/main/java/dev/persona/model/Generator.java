@@ -2,6 +2,7 @@ package dev.persona.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -21,12 +22,69 @@ public final class Generator {
         this.model = model;
     }
 
+    /** Rows the last prefill pass ran (fewer than the batch when rows shared prompts). */
+    int lastPrefillRows;
+
     /** One row's result: the new tokens (stop token excluded) and why it ended. */
     public record Result(int[] tokens, boolean stopped) { }
 
     /** New token ids for each prompt (stop token excluded). */
     public List<int[]> generate(List<int[]> prompts, GenerationOptions options) {
         return run(prompts, options).stream().map(Result::tokens).toList();
+    }
+
+    /**
+     * Runs the prompts (left-padded to {@code t}: {@code ids}, {@code pos}, {@code valid}) through one
+     * pass that fills {@code cache} slots 0..t-1, and returns the last position's logits, [rows x vocab].
+     * Rows asking the same prompt (extraction samples each prompt many times) share one row of the
+     * pass: the distinct prompts run once and their keys, values and logits are copied to every row
+     * that asked for them. A row's numbers do not depend on the other rows of a pass, so the copies
+     * are what each row would have computed; a registered capture sees every row, so with one the pass
+     * runs every row as asked.
+     */
+    private float[] prefill(List<int[]> prompts, int t, long[] ids, int[][] pos, boolean[][] valid, boolean[][] keyValid, KVCache cache) {
+        int b = prompts.size();
+        java.util.Map<String, Integer> seen = new java.util.HashMap<>();
+        int[] source = new int[b];
+        List<Integer> distinct = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            Integer first = seen.putIfAbsent(java.util.Arrays.toString(prompts.get(i)), distinct.size());
+            if (first == null) distinct.add(i);
+            source[i] = first == null ? distinct.size() - 1 : first;
+        }
+        int u = distinct.size();
+        lastPrefillRows = u == b || model.capturing() ? b : u;
+        if (u == b || model.capturing()) {
+            try (NDManager step = model.manager().newSubManager()) {
+                return model.run(step, step.create(ids, new Shape(b, t)), new HookedTransformer.PassInfo(true, pos, valid), keyValid, cache, 0, true)
+                        .toFloatArray();
+            }
+        }
+        long[] uIds = new long[u * t];
+        int[][] uPos = new int[u][];
+        boolean[][] uValid = new boolean[u][], uKeys = new boolean[u][];
+        for (int k = 0; k < u; k++) {
+            int i = distinct.get(k);
+            System.arraycopy(ids, i * t, uIds, k * t, t);
+            uPos[k] = pos[i];
+            uValid[k] = valid[i];
+            uKeys[k] = keyValid[i];
+        }
+        int vocab = model.config().vocabSize();
+        float[] logits = new float[b * vocab];
+        try (KVCache shared = new KVCache(model.manager(), model.config(), u, t); NDManager step = model.manager().newSubManager()) {
+            float[] uLogits = model.run(step, step.create(uIds, new Shape(u, t)), new HookedTransformer.PassInfo(true, uPos, uValid), uKeys, shared, 0, true)
+                    .toFloatArray();
+            for (int i = 0; i < b; i++) {
+                System.arraycopy(uLogits, source[i] * vocab, logits, i * vocab, vocab);
+                NDIndex to = new NDIndex("{}, :, 0:{}", i, t), from = new NDIndex("{}", source[i]);
+                for (int l = 0; l < cache.keys.length; l++) {
+                    cache.keys[l].set(to, shared.keys[l].get(from));
+                    cache.values[l].set(to, shared.values[l].get(from));
+                }
+            }
+        }
+        return logits;
     }
 
     /** Generates for every prompt; each row stops at a stop id or after maxNewTokens. */
@@ -72,11 +130,7 @@ public final class Generator {
         boolean[] stopped = new boolean[b];
         int vocab = c.vocabSize();
         try (KVCache cache = new KVCache(model.manager(), c, b, capacity)) {
-            float[] logits;
-            try (NDManager step = model.manager().newSubManager()) {
-                NDArray l = model.run(step, step.create(ids, new Shape(b, t)), new HookedTransformer.PassInfo(true, pos, valid), keyValid, cache, 0, true);
-                logits = l.toFloatArray();
-            }
+            float[] logits = prefill(prompts, t, ids, pos, valid, keyValid, cache);
             int slot = t;
             for (int n = 0; n < options.maxNewTokens(); n++) {
                 long[] next = new long[b];

@@ -211,7 +211,10 @@ public final class HookedTransformer implements AutoCloseable {
         NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
         Bf16Kernels bf16 = null;
         try {
-            if (precision == Precision.BF16) bf16 = Bf16Kernels.load(device);
+            if (precision == Precision.BF16) {
+                bf16 = Bf16Kernels.load(device);
+                ckpt = narrowing(ckpt, bf16);
+            }
             Map<String, NDArray> w = new LinkedHashMap<>();
             int d = c.dModel();
             put(w, manager, key(Name.EMBED, -1), ckpt, layout.tensor(Name.EMBED, -1), c.vocabSize(), d);
@@ -256,6 +259,54 @@ public final class HookedTransformer implements AutoCloseable {
             manager.close();
             throw e;
         }
+    }
+
+    /**
+     * {@code source} with its matrices created in BF16: each is rounded a few rows at a time into a
+     * BF16 array ({@link TensorSource#readRows}), so loading never holds a whole matrix in float32 (a
+     * 0.5B model's 545 MB output head would be). Rounding is element by element, so the bits equal
+     * rounding the whole matrix; vectors stay float32.
+     */
+    private static TensorSource narrowing(TensorSource source, Bf16Kernels bf16) {
+        return new TensorSource() {
+            @Override
+            public boolean has(String name) {
+                return source.has(name);
+            }
+
+            @Override
+            public long[] shape(String name) {
+                return source.shape(name);
+            }
+
+            @Override
+            public float[] floats(String name, long... shape) {
+                return source.floats(name, shape);
+            }
+
+            @Override
+            public NDArray create(NDManager manager, String name, long... shape) {
+                if (shape.length != 2) return source.create(manager, name, shape);
+                NDArray out;
+                // a BF16 array of the shape (DJL cannot allocate one directly): the rounding of a broadcast
+                // zero, cloned so that it is writable outside inference mode
+                try (NDArray zero = manager.zeros(new Shape(1, 1)); NDArray view = zero.broadcast(new Shape(shape));
+                     NDArray rounded = bf16.narrow(view, manager)) {
+                    out = rounded.duplicate();
+                }
+                try {
+                    source.readRows(manager, name, shape, (from, part) -> {
+                        try (NDArray narrow = bf16.narrow(part, manager)) {
+                            out.set(new NDIndex(from + ":" + (from + part.getShape().get(0))), narrow);
+                        }
+                    });
+                    return out;
+                } catch (RuntimeException e) {
+                    out.close();
+                    throw e;
+                }
+            }
+        };
     }
 
     /** Replaces every 2-D float32 weight by its BF16 rounding and frees the float32 copy. */
@@ -464,6 +515,11 @@ public final class HookedTransformer implements AutoCloseable {
         HookIntervention r = new HookIntervention(hook, intervention, mask);
         interventions.add(r);
         return () -> interventions.remove(r);
+    }
+
+    /** Whether a capture is registered: then every pass must run every row it was given. */
+    boolean capturing() {
+        return !captures.isEmpty();
     }
 
     /** Starts capturing the named hooks; stops when the returned cache is closed. */

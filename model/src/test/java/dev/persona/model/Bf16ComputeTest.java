@@ -213,6 +213,38 @@ class Bf16ComputeTest {
         }
     }
 
+    /**
+     * A float32 checkpoint loaded in BF16 is rounded a few rows at a time straight into BF16 arrays
+     * (steps of 5 elements here: one row per step): every matrix equals the round-to-nearest-even
+     * of its float32 values, bit for bit, and the vectors stay float32.
+     */
+    @Test
+    void matricesRoundedStepByStepEqualTheWholeRounding() {
+        int saved = dev.persona.model.io.SafetensorsFile.widenChunkElements;
+        dev.persona.model.io.SafetensorsFile.widenChunkElements = 5;
+        try (HookedTransformer f32 = HookedTransformer.load(Fixtures.project("testdata/families/qwen2")); HookedTransformer b = load("qwen2");
+             Bf16Kernels k = Bf16Kernels.load(Device.cpu()); NDManager scratch = NDManager.newBaseManager()) {
+            int matrices = 0;
+            for (var e : f32.weights().entrySet()) {
+                NDArray held = b.weights().get(e.getKey());
+                if (e.getValue().getShape().dimension() != 2) {
+                    assertArrayEquals(e.getValue().toFloatArray(), held.toFloatArray(), 0f, e.getKey());
+                    continue;
+                }
+                float[] want = e.getValue().toFloatArray();
+                for (int i = 0; i < want.length; i++) {
+                    int bits = Float.floatToRawIntBits(want[i]);
+                    want[i] = Float.intBitsToFloat(((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16) << 16);
+                }
+                assertArrayEquals(want, k.widen(held, scratch).toFloatArray(), 0f, e.getKey());
+                matrices++;
+            }
+            assertTrue(matrices >= 3 * 7 + 1, matrices + " matrices");
+        } finally {
+            dev.persona.model.io.SafetensorsFile.widenChunkElements = saved;
+        }
+    }
+
     @Test
     void kvCacheGenerationAndPaddedBatchesAgreeInBf16() {
         for (String family : new String[] {"qwen3", "gpt2", "gemma2"}) {

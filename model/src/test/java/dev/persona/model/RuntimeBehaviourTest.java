@@ -41,6 +41,30 @@ class RuntimeBehaviourTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "gpt2", "gemma2", "llama3-untied"})
+    void rowsSharingAPromptShareItsPrefillAndGenerateAsIfAlone(String family) {
+        try (HookedTransformer m = load(family)) {
+            List<int[]> prompts = List.of(PROMPT_A, PROMPT_B, PROMPT_A, PROMPT_A, PROMPT_C, PROMPT_B);
+            for (GenerationOptions o : List.of(GenerationOptions.greedy(9).withStopIds(Set.of()),
+                    new GenerationOptions(9, 1.0, 1.0, 0, 17, Set.of()))) {
+                Generator g = new Generator(m);
+                List<int[]> shared = g.generate(prompts, o);
+                assertEquals(3, g.lastPrefillRows, "one prefill row per distinct prompt");
+                // a registered capture makes the prefill run every row as given
+                List<int[]> each;
+                try (ActivationCache c = m.capture(List.of(HookPoint.residPost(0)))) {
+                    each = g.generate(prompts, o);
+                    assertEquals(6, g.lastPrefillRows);
+                    assertEquals(prompts.size(), c.get(HookPoint.residPost(0)).dim(0), "the capture sees every row of the prefill");
+                }
+                for (int i = 0; i < prompts.size(); i++) assertArrayEquals(each.get(i), shared.get(i), family + " row " + i + " " + o);
+                // sampled rows of one prompt draw from their own streams
+                if (o.temperature() > 0) assertNotEquals(java.util.Arrays.toString(shared.get(0)), java.util.Arrays.toString(shared.get(2)));
+            }
+        }
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"qwen2", "gpt2", "gemma2"})
     void forwardLastGivesEachSequencesLastLogitsAndTheSameCaptures(String family) {
         try (HookedTransformer m = load(family)) {

@@ -107,19 +107,38 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     }
 
     /**
-     * Tensor {@code name} as a float32 NDArray. A float32 tensor goes from its file mapping straight
-     * into libtorch and the mapping is released at once, so loading never holds a weight on the Java
-     * heap (which the JVM keeps as resident memory after the garbage is gone) nor the file's pages;
-     * other dtypes are converted through {@link #floats}.
+     * Tensor {@code name} as a float32 NDArray. A matrix of any float dtype is filled a few rows at a
+     * time into libtorch's array ({@link SafetensorsFile#createWidened}); a float32 vector (norms,
+     * biases) goes from its file mapping straight into libtorch and the mapping is released at once. So
+     * loading never holds a weight on the Java heap (which the JVM keeps as resident memory after the
+     * garbage is gone) nor more than a step of the file's pages; small vectors of other dtypes are
+     * converted through {@link #floats}.
      */
     @Override
     public ai.djl.ndarray.NDArray create(ai.djl.ndarray.NDManager manager, String name, long... shape) {
         TensorInfo t = info(name);
-        if (t.dtype() != DType.F32 || t.end() - t.begin() > SafetensorsFile.chunkBytes) {
+        boolean big = t.end() - t.begin() > SafetensorsFile.chunkBytes;
+        if (shape.length == 2 && t.dtype().isFloat()) {
+            checkShape(t, shape);
+            return byTensor.get(name).createWidened(manager, t, new ai.djl.ndarray.types.Shape(shape));
+        }
+        if (t.dtype() != DType.F32 || big) {
             return manager.create(floats(name, shape), new ai.djl.ndarray.types.Shape(shape));
         }
         checkShape(t, shape);
         return byTensor.get(name).createF32(manager, t, new ai.djl.ndarray.types.Shape(shape));
+    }
+
+    /** A float matrix a few rows at a time ({@link SafetensorsFile#readRows}); other tensors as one part. */
+    @Override
+    public void readRows(ai.djl.ndarray.NDManager manager, String name, long[] shape, Rows rows) {
+        TensorInfo t = info(name);
+        if (shape.length != 2 || !t.dtype().isFloat()) {
+            TensorSource.super.readRows(manager, name, shape, rows);
+            return;
+        }
+        checkShape(t, shape);
+        byTensor.get(name).readRows(manager, t, new ai.djl.ndarray.types.Shape(shape), rows);
     }
 
     private static void checkShape(TensorInfo t, long[] expectedShape) {

@@ -15,6 +15,11 @@ public enum DType {
         this.bytes = bytes;
     }
 
+    /** Whether this is a floating-point type (F32, F16, BF16, F64). */
+    public boolean isFloat() {
+        return this == F32 || this == F16 || this == BF16 || this == F64;
+    }
+
     /** Size of one element in bytes. */
     public int bytes() {
         return bytes;

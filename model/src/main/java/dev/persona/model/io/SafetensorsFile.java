@@ -228,6 +228,72 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
+    /** Elements per step of {@link #readRows} (4 MiB of float32); tests lower it so that small matrices take many steps. */
+    public static volatile int widenChunkElements = 1 << 20;
+
+    /**
+     * A 2-D tensor of any stored float dtype as a libtorch-owned float32 NDArray, filled a few rows at a
+     * time ({@link #readRows}) into the array libtorch allocated. So loading never holds a tensor on the
+     * Java heap (which the JVM would keep as resident memory after the garbage is gone), and never has
+     * more than a step of the file mapped and resident beside the copy (a whole-tensor mapping of a
+     * 545 MB output head would be).
+     */
+    public ai.djl.ndarray.NDArray createWidened(ai.djl.ndarray.NDManager manager, TensorInfo t, ai.djl.ndarray.types.Shape shape) {
+        ai.djl.ndarray.NDArray out = manager.create(shape, ai.djl.ndarray.types.DataType.FLOAT32);
+        try {
+            readRows(manager, t, shape, (from, part) -> out.set(new ai.djl.ndarray.index.NDIndex(from + ":" + (from + part.getShape().get(0))), part));
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Hands a 2-D tensor of any stored float dtype to {@code rows} as float32 parts of a few rows
+     * ({@link #widenChunkElements} elements at most), in order. A float32 part is a view of a small
+     * mapping of the file, another dtype's a view of one small off-heap buffer it is converted into;
+     * either is valid only during the call.
+     */
+    public void readRows(ai.djl.ndarray.NDManager manager, TensorInfo t, ai.djl.ndarray.types.Shape shape, TensorSource.Rows rows) {
+        if (shape.dimension() != 2) throw new IllegalArgumentException("readRows takes 2-D tensors, not " + shape);
+        long n0 = shape.get(0), cols = shape.get(1);
+        if (n0 * cols != t.numel()) throw new IllegalArgumentException(t.name() + ": " + shape + " for " + t.numel() + " elements");
+        int size = t.dtype().bytes();
+        long rowsPerStep = Math.max(1, widenChunkElements / Math.max(1, cols));
+        int stepElements = (int) Math.min((long) Integer.MAX_VALUE - 8, rowsPerStep * cols);
+        // one pair of step buffers per file, reused by every matrix: a new pair per matrix would be
+        // gigabytes of garbage over a model, and the JVM keeps the heap it grows for it
+        if (stepFloats == null || stepFloats.length < stepElements) {
+            if (stepDirect != null) freeDirect(stepDirect);
+            stepFloats = new float[stepElements];
+            stepDirect = ByteBuffer.allocateDirect(stepElements * Float.BYTES).order(ByteOrder.nativeOrder());
+        }
+        for (long r = 0; r < n0; r += rowsPerStep) {
+            long k = Math.min(rowsPerStep, n0 - r);
+            int n = (int) (k * cols);
+            MappedByteBuffer src = map(t, t.begin() + r * cols * size, (long) n * size);
+            ByteBuffer from = src;
+            if (t.dtype() != DType.F32 || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+                t.dtype().toFloat(src, stepFloats, 0, n);
+                stepDirect.clear();
+                stepDirect.asFloatBuffer().put(stepFloats, 0, n);
+                stepDirect.limit(n * Float.BYTES);
+                from = stepDirect;
+            }
+            // float32 rows go from the mapping to the receiver without a copy on the Java side
+            try (ai.djl.ndarray.NDArray part = manager.create(from, new ai.djl.ndarray.types.Shape(k, cols), ai.djl.ndarray.types.DataType.FLOAT32)) {
+                rows.accept(r, part);
+            } finally {
+                unmap(src);
+            }
+        }
+    }
+
+    /** {@link #readRows}'s step buffers (null until the first matrix; freed by {@link #close}). */
+    private float[] stepFloats;
+    private ByteBuffer stepDirect;
+
     /** sun.misc.Unsafe and its invokeCleaner, looked up once; null where the JDK does not offer them. */
     private static final Object UNSAFE;
     private static final java.lang.reflect.Method INVOKE_CLEANER;
@@ -248,6 +314,16 @@ public final class SafetensorsFile implements AutoCloseable {
         INVOKE_CLEANER = m;
     }
 
+    /** Releases a direct buffer's native memory now, as {@link #unmap} does a mapping. */
+    private static void freeDirect(ByteBuffer b) {
+        if (INVOKE_CLEANER == null) return;
+        try {
+            INVOKE_CLEANER.invoke(UNSAFE, b);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // left to the garbage collector
+        }
+    }
+
     /** Releases a mapping now (JDK's Unsafe.invokeCleaner); where that is unavailable the garbage collector does it later. */
     static void unmap(MappedByteBuffer b) {
         if (INVOKE_CLEANER == null) return;
@@ -261,5 +337,8 @@ public final class SafetensorsFile implements AutoCloseable {
     @Override
     public void close() {
         closeQuietly(channel);
+        if (stepDirect != null) freeDirect(stepDirect);
+        stepDirect = null;
+        stepFloats = null;
     }
 }

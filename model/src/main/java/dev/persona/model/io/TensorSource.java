@@ -20,6 +20,23 @@ public interface TensorSource {
         return manager.create(floats(name, shape), new Shape(shape));
     }
 
+    /** Receives a matrix's rows {@code [from, from + part rows)} as float32; {@code part} is valid only during the call. */
+    @FunctionalInterface
+    interface Rows {
+        void accept(long from, NDArray part);
+    }
+
+    /**
+     * Hands matrix {@code name} of {@code shape} to {@code rows} as float32 parts, in row order: by
+     * default as one part; a checkpoint reads a few rows at a time, so a caller that stores the matrix
+     * in another form (BF16) never holds it whole in float32.
+     */
+    default void readRows(NDManager manager, String name, long[] shape, Rows rows) {
+        try (NDArray whole = create(manager, name, shape)) {
+            rows.accept(0, whole);
+        }
+    }
+
     /**
      * Random weights: N(0, 0.02) for matrices and biases, 1 for norm weights, made directly in
      * native memory so that a benchmark of a large shape never holds its weights on the Java heap.

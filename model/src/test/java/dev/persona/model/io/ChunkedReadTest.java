@@ -1,6 +1,7 @@
 package dev.persona.model.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.persona.model.Fixtures;
@@ -38,6 +39,41 @@ class ChunkedReadTest {
             } finally {
                 SafetensorsFile.chunkBytes = saved;
             }
+        }
+    }
+
+    /**
+     * Matrices of BF16, F16 and F32 checkpoints are filled into libtorch's array a few rows at a time; with steps of 7 elements every matrix crosses many steps (rows split
+     * from the second one on), and each must equal the whole read to the bit.
+     */
+    @Test
+    void widenedMatricesEqualWholeReadsForBf16F16AndLargeF32() {
+        int savedStep = SafetensorsFile.widenChunkElements;
+        long savedChunk = SafetensorsFile.chunkBytes;
+        try (ai.djl.ndarray.NDManager manager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager()) {
+            SafetensorsFile.widenChunkElements = 7;
+            for (String family : new String[] {"qwen2-bf16", "llama-f16", "qwen2"}) {
+                Path dir = Fixtures.project("testdata/families/" + family);
+                // float32 matrices are copied step by step from small mappings, whatever the chunk size
+                if (family.equals("qwen2")) SafetensorsFile.chunkBytes = 64;
+                int matrices = 0;
+                try (Checkpoint c = Checkpoint.open(dir)) {
+                    for (String name : c.names()) {
+                        TensorInfo t = c.info(name);
+                        if (t.shape().length != 2) continue;
+                        try (ai.djl.ndarray.NDArray a = c.create(manager, name, t.shape())) {
+                            assertEquals(ai.djl.ndarray.types.DataType.FLOAT32, a.getDataType());
+                            assertArrayEquals(c.floats(name, t.shape()), a.toFloatArray(), 0f, family + " " + name);
+                        }
+                        matrices++;
+                    }
+                }
+                assertTrue(matrices > 5, family + ": " + matrices + " matrices");
+                SafetensorsFile.chunkBytes = savedChunk;
+            }
+        } finally {
+            SafetensorsFile.widenChunkElements = savedStep;
+            SafetensorsFile.chunkBytes = savedChunk;
         }
     }
 }
