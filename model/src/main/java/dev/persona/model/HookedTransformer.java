@@ -241,6 +241,8 @@ public final class HookedTransformer implements AutoCloseable {
             }
             if (bf16 != null) {
                 manager.cap();
+                // the rounding steps' freed temporaries would otherwise stay resident in the allocator's arenas
+                NativeMemory.trim();
                 return new HookedTransformer(c, dir, manager, w, null, null, bf16);
             }
             NDManager viewManager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
@@ -253,6 +255,7 @@ public final class HookedTransformer implements AutoCloseable {
             }
             // nothing may attach to the weights' manager after loading: a stray attachment fails loudly
             manager.cap();
+            NativeMemory.trim();
             return new HookedTransformer(c, dir, manager, w, viewManager, views, null);
         } catch (RuntimeException e) {
             if (bf16 != null) bf16.close();
