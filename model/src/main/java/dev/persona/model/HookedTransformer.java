@@ -41,11 +41,18 @@ public final class HookedTransformer implements AutoCloseable {
     /** Additive attention mask value for hidden keys: finite, so fully masked padding rows never yield NaN. */
     private static final float MASKED = -1e9f;
     /**
-     * Up to this many rows (batch x positions) a linear layer runs as W . x^T: CPU BLAS is 1.4-1.6x
-     * faster that way for skinny inputs (decode steps, the LM head of a decode step), while x . W^T
-     * wins for prefill-sized inputs (measured in docs/BENCHMARKS.md).
+     * Up to this many rows (batch x positions) a linear layer of a model at least {@link #SKINNY_MIN_WIDTH}
+     * wide runs as W . x^T: CPU BLAS is 1.4-1.6x faster that way for skinny inputs against large
+     * weights (decode steps, the LM head of a decode step), while x . W^T wins for prefill-sized inputs
+     * (measured in docs/BENCHMARKS.md).
      */
     private static final long FEW_ROWS = 64;
+
+    /**
+     * Narrower models keep x . W^T for every product: against small weights (the organism's 128 x 384)
+     * it is 2-5x faster than W . x^T at 8-64 rows (docs/BENCHMARKS.md).
+     */
+    static final int SKINNY_MIN_WIDTH = 512;
 
     private final ModelConfig config;
     private final Path dir;
@@ -845,7 +852,7 @@ public final class HookedTransformer implements AutoCloseable {
             return bias == null ? y : y.add(bias);
         }
         NDArray view = views == null ? null : views.get(weightKey);
-        if (view == null || rows > FEW_ROWS) return Linear.linear(x, weights.get(weightKey), bias).singletonOrThrow();
+        if (view == null || rows > FEW_ROWS || config.dModel() < SKINNY_MIN_WIDTH) return Linear.linear(x, weights.get(weightKey), bias).singletonOrThrow();
         NDArray yT = view.matMul(x.reshape(rows, in).transpose());
         yT.attach(x.getManager());
         NDArray y = yT.transpose().reshape(s.slice(0, s.dimension() - 1).add(yT.getShape().get(0)));
