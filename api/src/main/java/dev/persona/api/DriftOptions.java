@@ -1,5 +1,6 @@
 package dev.persona.api;
 
+import dev.persona.model.BatchSize;
 import dev.persona.model.PersonaException;
 import java.nio.file.Path;
 import java.util.List;
@@ -17,7 +18,7 @@ import java.util.List;
 public record DriftOptions(Path base, List<Path> checkpoints, Path run, List<Path> vectors, Integer layer, String promptsTrait,
                            String system, String evalTrait, String judge, int evalSamples, Double threshold, Compute compute, Integer batch, Path out) {
     public DriftOptions {
-        if (batch != null && batch < 1) throw new PersonaException("--batch " + batch + " is below 1", "pass --batch 1 or more, or leave it out to choose from memory");
+        if (batch != null) BatchSize.given(batch); // refuses 0 and below, naming --batch
         if (base == null) throw new PersonaException("no base model given", "pass --base DIR (the model before finetuning)");
         checkpoints = checkpoints == null ? List.of() : List.copyOf(checkpoints);
         vectors = vectors == null ? List.of() : List.copyOf(vectors);

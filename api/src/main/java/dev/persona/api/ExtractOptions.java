@@ -1,5 +1,6 @@
 package dev.persona.api;
 
+import dev.persona.model.BatchSize;
 import dev.persona.model.PersonaException;
 import dev.persona.vectors.VectorMethods;
 import java.nio.file.Path;
@@ -21,7 +22,7 @@ public record ExtractOptions(String method, int samples, int maxTokens, long see
         }
         if (samples < 1) throw new PersonaException("--samples " + samples + " is below 1", "use --samples 1 or more");
         if (maxTokens < 1) throw new PersonaException("--max-tokens " + maxTokens + " is below 1", "use --max-tokens 1 or more");
-        if (batch != null && batch < 1) throw new PersonaException("--batch " + batch + " is below 1", "use a batch of 1 or more, or leave it out to choose from memory (at most 64)");
+        if (batch != null) BatchSize.given(batch); // refuses 0 and below, naming --batch
     }
 
     /** The command's defaults: mean_diff, 10 samples, 64 tokens, seed 0, rule judge, thresholds 50/50/50, batch from memory (at most 64). */

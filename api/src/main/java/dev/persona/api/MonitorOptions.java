@@ -1,6 +1,6 @@
 package dev.persona.api;
 
-import dev.persona.model.PersonaException;
+import dev.persona.model.BatchSize;
 import java.nio.file.Path;
 
 /**
@@ -12,7 +12,7 @@ import java.nio.file.Path;
  */
 public record MonitorOptions(Integer layer, String kind, boolean perTurn, String judge, String trait, Integer batch, Path out) {
     public MonitorOptions {
-        if (batch != null && batch < 1) throw new PersonaException("--batch " + batch + " is below 1", "pass --batch 1 or more, or leave it out to choose from memory");
+        if (batch != null) BatchSize.given(batch); // refuses 0 and below, naming --batch
         if (kind == null) kind = "response_avg";
         if (out == null) out = Path.of("runs", "monitor");
     }

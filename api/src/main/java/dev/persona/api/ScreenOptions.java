@@ -1,5 +1,6 @@
 package dev.persona.api;
 
+import dev.persona.model.BatchSize;
 import dev.persona.model.PersonaException;
 import java.nio.file.Path;
 
@@ -14,7 +15,7 @@ import java.nio.file.Path;
  */
 public record ScreenOptions(Integer layer, boolean baseReplies, Integer top, double percentile, int maxTokens, Integer batch, Path out) {
     public ScreenOptions {
-        if (batch != null && batch < 1) throw new PersonaException("--batch " + batch + " is below 1", "pass --batch 1 or more, or leave it out to choose from memory");
+        if (batch != null) BatchSize.given(batch); // refuses 0 and below, naming --batch
         if (top != null && top < 1) throw new PersonaException("--top " + top + " is below 1", "flag at least one sample (--top 1 or more), or use --percentile");
         if (!(percentile >= 0 && percentile <= 100)) throw new PersonaException("--percentile " + percentile + " is outside 0..100", "use a percentile between 0 and 100, e.g. --percentile 90");
         if (maxTokens < 1) throw new PersonaException("--max-tokens " + maxTokens + " is below 1", "use --max-tokens 1 or more");

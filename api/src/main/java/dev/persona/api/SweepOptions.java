@@ -1,5 +1,6 @@
 package dev.persona.api;
 
+import dev.persona.model.BatchSize;
 import dev.persona.model.PersonaException;
 import java.nio.file.Path;
 import java.util.List;
@@ -17,7 +18,7 @@ import java.util.List;
 public record SweepOptions(List<Integer> layers, List<Double> coefs, String kind, String system, String judge, int samples,
                            int maxTokens, String positions, boolean suppress, double coherenceFloor, long seed, Integer batch, Path out) {
     public SweepOptions {
-        if (batch != null && batch < 1) throw new PersonaException("--batch " + batch + " is below 1", "pass --batch 1 or more, or leave it out to choose from memory");
+        if (batch != null) BatchSize.given(batch); // refuses 0 and below, naming --batch
         layers = layers == null ? null : List.copyOf(layers);
         coefs = List.copyOf(coefs);
         if (coefs.isEmpty()) throw new PersonaException("no coefficients to sweep", "pass --coefs, e.g. 0,1,2,4");

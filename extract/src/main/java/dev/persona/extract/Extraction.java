@@ -40,15 +40,8 @@ public final class Extraction {
 
     /** Tokens of the longest rendered prompt of {@code spec} (any polarity, instruction pair and question). */
     public static int longestPrompt(ChatModel model, TraitSpec spec) {
-        int longest = 0;
-        for (String q : spec.questions()) {
-            for (int k = 0; k < spec.instructions().size(); k++) {
-                for (boolean pos : new boolean[] {true, false}) {
-                    longest = Math.max(longest, model.encode(new Sample(0, 0, k, 0, pos, spec.systemPrompt(pos, k), q).prompt(), true).length);
-                }
-            }
-        }
-        return longest;
+        // one sample of each (question, pair, polarity) holds every distinct prompt
+        return model.longest(plan(spec, 1).stream().map(Sample::prompt).toList(), true);
     }
 
     /** Progress: stage name, done, total. */
@@ -139,18 +132,18 @@ public final class Extraction {
             // a judge that batches (a local model) gets its batch at a time; what is scored is journaled every 32 samples
             int per = Math.max(1, judge.batchSize());
             for (int from = 0; from < samples.size(); from += per) {
-                List<Sample> todo = new ArrayList<>();
+                List<Sample> unjudged = new ArrayList<>();
                 List<JudgeRequest> reqs = new ArrayList<>();
                 for (Sample s : samples.subList(from, Math.min(samples.size(), from + per))) {
                     if (judged.has(s.key())) continue;
-                    todo.add(s);
+                    unjudged.add(s);
                     reqs.add(new JudgeRequest(spec.name(), s.prompt(), texts.get(s.key()), spec.evalPrompt()));
                 }
-                if (!todo.isEmpty()) {
+                if (!unjudged.isEmpty()) {
                     List<OptionalDouble> t = judge.traitScores(reqs);
                     List<OptionalDouble> c = judge.coherences(reqs);
-                    for (int i = 0; i < todo.size(); i++) {
-                        ObjectNode r = judged.newRecord(todo.get(i).key());
+                    for (int i = 0; i < unjudged.size(); i++) {
+                        ObjectNode r = judged.newRecord(unjudged.get(i).key());
                         if (t.get(i).isPresent()) r.put("trait", t.get(i).getAsDouble());
                         if (c.get(i).isPresent()) r.put("coherence", c.get(i).getAsDouble());
                         pending.add(r);

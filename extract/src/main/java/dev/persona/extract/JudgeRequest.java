@@ -19,4 +19,14 @@ public record JudgeRequest(String trait, List<ChatMessage> conversation, String 
         }
         return "";
     }
+
+    /** The trait rubric with this request's question and answer filled in. */
+    public String traitPrompt() {
+        return rubric.replace("{question}", question()).replace("{answer}", answer);
+    }
+
+    /** Persona's coherence rubric ({@link OpenAiJudge#COHERENCE_RUBRIC}) with this request's question and answer filled in. */
+    public String coherencePrompt() {
+        return OpenAiJudge.COHERENCE_RUBRIC.replace("{question}", question()).replace("{answer}", answer);
+    }
 }

@@ -41,12 +41,12 @@ public final class LocalJudge implements Judge, AutoCloseable {
 
     @Override
     public OptionalDouble traitScore(JudgeRequest request) {
-        return score(traitPrompt(request));
+        return score(request.traitPrompt());
     }
 
     @Override
     public OptionalDouble coherence(JudgeRequest request) {
-        return score(coherencePrompt(request));
+        return score(request.coherencePrompt());
     }
 
     @Override
@@ -56,20 +56,12 @@ public final class LocalJudge implements Judge, AutoCloseable {
 
     @Override
     public List<OptionalDouble> traitScores(List<JudgeRequest> requests) {
-        return scores(requests.stream().map(LocalJudge::traitPrompt).toList());
+        return scores(requests.stream().map(JudgeRequest::traitPrompt).toList());
     }
 
     @Override
     public List<OptionalDouble> coherences(List<JudgeRequest> requests) {
-        return scores(requests.stream().map(LocalJudge::coherencePrompt).toList());
-    }
-
-    private static String traitPrompt(JudgeRequest r) {
-        return r.rubric().replace("{question}", r.question()).replace("{answer}", r.answer());
-    }
-
-    private static String coherencePrompt(JudgeRequest r) {
-        return OpenAiJudge.COHERENCE_RUBRIC.replace("{question}", r.question()).replace("{answer}", r.answer());
+        return scores(requests.stream().map(JudgeRequest::coherencePrompt).toList());
     }
 
     /** The score of one filled rubric. */

@@ -96,12 +96,12 @@ public final class OpenAiJudge implements Judge {
     @Override
     public OptionalDouble traitScore(JudgeRequest request) {
         if (request.rubric() == null) throw new PersonaException("the openai judge needs the trait's eval_prompt", "use a trait spec with an eval_prompt");
-        return score(request.rubric().replace("{question}", request.question()).replace("{answer}", request.answer()));
+        return score(request.traitPrompt());
     }
 
     @Override
     public OptionalDouble coherence(JudgeRequest request) {
-        return score(COHERENCE_RUBRIC.replace("{question}", request.question()).replace("{answer}", request.answer()));
+        return score(request.coherencePrompt());
     }
 
     /** Sends one rubric and turns the first token's distribution into a 0..100 score. */

@@ -53,8 +53,9 @@ public final class Generator {
             source[i] = first == null ? distinct.size() - 1 : first;
         }
         int u = distinct.size();
-        lastPrefillRows = u == b || model.capturing() ? b : u;
-        if (u == b || model.capturing()) {
+        boolean share = u < b && !model.capturing();
+        lastPrefillRows = share ? u : b;
+        if (!share) {
             try (NDManager step = model.manager().newSubManager()) {
                 return model.run(step, step.create(ids, new Shape(b, t)), new HookedTransformer.PassInfo(true, pos, valid), keyValid, cache, 0, true)
                         .toFloatArray();

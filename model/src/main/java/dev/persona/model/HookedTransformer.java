@@ -49,8 +49,8 @@ public final class HookedTransformer implements AutoCloseable {
     private static final long FEW_ROWS = 64;
 
     /**
-     * Narrower models keep x . W^T for every product: against small weights (the organism's 128 x 384)
-     * it is 2-5x faster than W . x^T at 8-64 rows (docs/BENCHMARKS.md).
+     * Narrower models get no views and keep x . W^T for every product: against small weights (the
+     * organism's 128 x 384) it is 2-5x faster than W . x^T at 8-64 rows (docs/BENCHMARKS.md).
      */
     static final int SKINNY_MIN_WIDTH = 512;
 
@@ -255,7 +255,8 @@ public final class HookedTransformer implements AutoCloseable {
             NDManager viewManager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
             Map<String, NDArray> views = new LinkedHashMap<>();
             for (var e : w.entrySet()) {
-                if (e.getValue().getShape().dimension() != 2) continue;
+                // narrow models multiply as x . W^T at every row count: they need no views
+                if (e.getValue().getShape().dimension() != 2 || c.dModel() < SKINNY_MIN_WIDTH) continue;
                 NDArray view = e.getValue().reshape(e.getValue().getShape());
                 view.attach(viewManager);
                 views.put(e.getKey(), view);
@@ -852,7 +853,7 @@ public final class HookedTransformer implements AutoCloseable {
             return bias == null ? y : y.add(bias);
         }
         NDArray view = views == null ? null : views.get(weightKey);
-        if (view == null || rows > FEW_ROWS || config.dModel() < SKINNY_MIN_WIDTH) return Linear.linear(x, weights.get(weightKey), bias).singletonOrThrow();
+        if (view == null || rows > FEW_ROWS) return Linear.linear(x, weights.get(weightKey), bias).singletonOrThrow();
         NDArray yT = view.matMul(x.reshape(rows, in).transpose());
         yT.attach(x.getManager());
         NDArray y = yT.transpose().reshape(s.slice(0, s.dimension() - 1).add(yT.getShape().get(0)));

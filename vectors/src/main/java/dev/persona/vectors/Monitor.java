@@ -81,11 +81,11 @@ public final class Monitor {
         Row[] rows = new Row[items.size()];
         for (int from = 0; from < items.size(); from += batch) {
             int to = Math.min(items.size(), from + batch);
-            List<Integer> todo = new ArrayList<>();
+            List<Integer> unmeasured = new ArrayList<>();
             for (int i = from; i < to; i++) {
                 JsonNode saved = journal == null ? null : journal.get(Integer.toString(i));
                 if (saved == null) {
-                    todo.add(i);
+                    unmeasured.add(i);
                     continue;
                 }
                 List<Double> turns = new ArrayList<>();
@@ -93,8 +93,8 @@ public final class Monitor {
                 rows[i] = new Row(i, items.get(i).condition(), saved.get("prompt_last").asDouble(), Journal.number(saved.get("response")),
                         Journal.number(saved.get("trait_score")), turns);
             }
-            if (!todo.isEmpty()) {
-                List<Row> made = measure(model, items, todo, direction, layer, perTurn, judge, trait, rubric);
+            if (!unmeasured.isEmpty()) {
+                List<Row> made = measure(model, items, unmeasured, direction, layer, perTurn, judge, trait, rubric);
                 List<ObjectNode> pending = new ArrayList<>();
                 for (Row row : made) {
                     rows[row.index()] = row;

@@ -265,7 +265,7 @@ public final class SafetensorsFile implements AutoCloseable {
         // one pair of step buffers per file, reused by every matrix: a new pair per matrix would be
         // gigabytes of garbage over a model, and the JVM keeps the heap it grows for it
         if (stepFloats == null || stepFloats.length < stepElements) {
-            if (stepDirect != null) freeDirect(stepDirect);
+            if (stepDirect != null) unmap(stepDirect);
             stepFloats = new float[stepElements];
             stepDirect = ByteBuffer.allocateDirect(stepElements * Float.BYTES).order(ByteOrder.nativeOrder());
         }
@@ -314,18 +314,11 @@ public final class SafetensorsFile implements AutoCloseable {
         INVOKE_CLEANER = m;
     }
 
-    /** Releases a direct buffer's native memory now, as {@link #unmap} does a mapping. */
-    private static void freeDirect(ByteBuffer b) {
-        if (INVOKE_CLEANER == null) return;
-        try {
-            INVOKE_CLEANER.invoke(UNSAFE, b);
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            // left to the garbage collector
-        }
-    }
-
-    /** Releases a mapping now (JDK's Unsafe.invokeCleaner); where that is unavailable the garbage collector does it later. */
-    static void unmap(MappedByteBuffer b) {
+    /**
+     * Releases a mapping or a direct buffer now (JDK's Unsafe.invokeCleaner); where that is unavailable
+     * the garbage collector does it later.
+     */
+    static void unmap(ByteBuffer b) {
         if (INVOKE_CLEANER == null) return;
         try {
             INVOKE_CLEANER.invoke(UNSAFE, b);
@@ -337,7 +330,7 @@ public final class SafetensorsFile implements AutoCloseable {
     @Override
     public void close() {
         closeQuietly(channel);
-        if (stepDirect != null) freeDirect(stepDirect);
+        if (stepDirect != null) unmap(stepDirect);
         stepDirect = null;
         stepFloats = null;
     }
