@@ -46,9 +46,13 @@ public final class Benchmark {
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record PrefillRow(int batch, int tokens, double tokensPerS, double usefulGflops, double fractionOfPeak, long rssAfterBytes) { }
 
-    /** One decode: batch, prompt and new tokens, tokens per second over all rows. */
+    /**
+     * One decode: batch, prompt and new tokens, tokens per second over all rows (the best of
+     * {@code timedRuns} runs: 3 for batches up to 4, after at least 64 warm-up decode steps; else 1
+     * after one warm-up run).
+     */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-    public record DecodeRow(int batch, int promptTokens, int newTokens, double tokensPerS) { }
+    public record DecodeRow(int batch, int promptTokens, int newTokens, double tokensPerS, int timedRuns) { }
 
     /**
      * Everything {@code persona bench --json} prints. {@code decodeKernel}: "vector" when decode steps
@@ -83,8 +87,10 @@ public final class Benchmark {
             }
             List<DecodeRow> decodes = new ArrayList<>();
             for (int b : o.batch() != null ? List.of(o.batch()) : o.decodeBatches()) {
-                RuntimeBench.Decode d = RuntimeBench.decode(m, b, 32, o.newTokens());
-                decodes.add(new DecodeRow(d.batch(), d.promptTokens(), d.newTokens(), d.tokensPerSecond()));
+                // small batches take seconds a run and move most with the machine's noise: the best of three,
+                // as the bandwidth they are compared with is a best of five
+                RuntimeBench.Decode d = RuntimeBench.decode(m, b, 32, o.newTokens(), b <= 4 ? 3 : 1);
+                decodes.add(new DecodeRow(d.batch(), d.promptTokens(), d.newTokens(), d.tokensPerSecond(), d.timedRuns()));
                 p.note(String.format(Locale.ROOT, "decode batch %d: %.1f tok/s", b, d.tokensPerSecond()));
             }
             // the peak is read before the bandwidth probe, whose 1 GiB buffer is not the model's memory

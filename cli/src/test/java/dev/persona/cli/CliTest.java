@@ -63,6 +63,31 @@ class CliTest {
     }
 
     @Test
+    void benchReportsBandwidthDecodeAndMemoryAsJson() throws Exception {
+        // a tiny family model from its directory: the figures are not speeds to assert, only present and consistent
+        Path dir = root().resolve("testdata/families/qwen2");
+        Run r = run("bench", "--model", dir.toString(), "--batch", "1", "--prompt-tokens", "8", "--new-tokens", "4", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        double bandwidth = j.get("memory_bandwidth_gbps").asDouble();
+        assertTrue(bandwidth > 0, "bandwidth " + bandwidth);
+        JsonNode decode = j.get("decode");
+        assertEquals(1, decode.size());
+        assertEquals(1, decode.get(0).get("batch").asInt());
+        assertEquals(3, decode.get(0).get("timed_runs").asInt(), "batch 1 is the best of three runs");
+        double tokS = decode.get(0).get("tokens_per_s").asDouble();
+        assertTrue(tokS > 0, "decode " + tokS);
+        long held = j.get("held_weight_bytes").asLong();
+        // the batch-1 weight stream is every held weight once per token, and its fraction is of the same run's bandwidth
+        assertEquals(tokS * held / 1e9, j.get("decode_b1_weight_stream_gbps").asDouble(), 1e-9 * Math.max(1, tokS * held / 1e9));
+        assertEquals(j.get("decode_b1_weight_stream_gbps").asDouble() / bandwidth, j.get("decode_b1_bandwidth_fraction").asDouble(), 1e-9);
+        long afterLoad = j.get("rss_after_load_bytes").asLong(), peak = j.get("peak_rss_bytes").asLong();
+        assertTrue(afterLoad > 0 && peak >= afterLoad, "RSS after load " + afterLoad + ", peak " + peak);
+        assertEquals((double) peak / held, j.get("peak_rss_over_held_weights").asDouble(), 1e-9);
+        assertEquals(0, j.get("mapped_weight_bytes_resident_after_load").asLong(), "no file pages of the weights stay mapped");
+    }
+
+    @Test
     void inspectListsShapeAndHooks() throws Exception {
         Run r = run("inspect", "--model", root().resolve("testdata/families/qwen3").toString(), "--json");
         assertEquals(0, r.code(), r.err());

@@ -44,6 +44,8 @@ final class Gemv {
     private final List<Chunk> chunks;
     private final int out;
     private final int in;
+    /** The output widths of the matrices stacked into this product ({@link #stack}), in order; one entry for a single matrix. */
+    private final int[] parts;
 
     /** BF16 weights: inputs and outputs rounded to BF16 as {@link Bf16Kernels#linear} rounds them. */
     private final boolean bf16;
@@ -51,10 +53,48 @@ final class Gemv {
     private record Chunk(ByteBuffer data, int first, int count) { }
 
     private Gemv(List<Chunk> chunks, int out, int in, boolean bf16) {
+        this(chunks, out, in, bf16, new int[] {out});
+    }
+
+    private Gemv(List<Chunk> chunks, int out, int in, boolean bf16, int[] parts) {
         this.chunks = chunks;
         this.out = out;
         this.in = in;
         this.bf16 = bf16;
+        this.parts = parts;
+    }
+
+    /**
+     * One product over several matrices of the same input width, their outputs side by side
+     * ({@code [rows, out_1 + out_2 + ...]}): q, k and v of a layer, or its gate and up projections,
+     * in one pass of the workers instead of one each. No weight is copied; each output is summed
+     * exactly as its own matrix's product sums it.
+     */
+    static Gemv stack(List<Gemv> matrices) {
+        Gemv head = matrices.get(0);
+        List<Chunk> chunks = new ArrayList<>();
+        int[] parts = new int[matrices.size()];
+        int out = 0;
+        for (int i = 0; i < matrices.size(); i++) {
+            Gemv g = matrices.get(i);
+            if (g.in != head.in || g.bf16 != head.bf16) {
+                throw new IllegalArgumentException("stacked matrices need one input width and dtype: " + g.in + " against " + head.in);
+            }
+            for (Chunk c : g.chunks) chunks.add(new Chunk(c.data, out + c.first, c.count));
+            parts[i] = g.out;
+            out += g.out;
+        }
+        return new Gemv(chunks, out, head.in, head.bf16, parts);
+    }
+
+    /** The output widths of the stacked matrices, in order (a copy). */
+    int[] parts() {
+        return parts.clone();
+    }
+
+    /** Output width (the stacked total). */
+    int out() {
+        return out;
     }
 
     /** True when the vector API is present and the path is not switched off. */
@@ -160,17 +200,36 @@ final class Gemv {
     /** x [..., in] . W^T: float32 [..., out] in x's manager. */
     NDArray apply(NDArray x) {
         Shape s = x.getShape();
-        int rows = Math.toIntExact(s.size() / in);
-        float[] xs = x.toFloatArray();
+        return apply(x.toFloatArray(), x.getManager(), s.slice(0, s.dimension() - 1));
+    }
+
+    /**
+     * x [rows, in] (Java floats, {@code lead} the shape of the rows) . W^T: float32 [lead..., out] in
+     * {@code manager}. BF16 weights round x in place first.
+     */
+    NDArray apply(float[] x, NDManager manager, Shape lead) {
+        int rows = Math.toIntExact(x.length / in);
         // the output goes through a per-thread scratch array: an output head's rows are megabytes a product
         float[] y = SCRATCH.get();
         if (y.length < rows * out) SCRATCH.set(y = new float[rows * out]);
-        if (bf16) roundToBf16(xs);
-        multiply(xs, rows, y);
+        products(x, rows, y);
+        return array(manager, y, 0, rows * out, lead.add(out));
+    }
+
+    /**
+     * y [rows, out] = x [rows, in] . W^T into {@code y}, with BF16 weights' roundings (x rounded in
+     * place to BF16 first, y after), as {@link Bf16Kernels#linear} rounds.
+     */
+    void products(float[] x, int rows, float[] y) {
+        if (bf16) roundToBf16(x, rows * in);
+        multiply(x, rows, y);
         if (bf16) roundToBf16(y, rows * out);
-        NDManager m = x.getManager();
-        NDArray result = m.zeros(s.slice(0, s.dimension() - 1).add(out));
-        result.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(y, 0, rows * out);
+    }
+
+    /** A libtorch-owned float32 array of {@code shape} holding {@code y[from .. from + n)}, in {@code manager}. */
+    static NDArray array(NDManager manager, float[] y, int from, int n, Shape shape) {
+        NDArray result = manager.zeros(shape);
+        result.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(y, from, n);
         return result;
     }
 

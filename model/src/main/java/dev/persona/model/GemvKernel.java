@@ -95,6 +95,36 @@ final class GemvKernel {
         y[(r + 3) * out + o] = s3;
     }
 
+    /**
+     * A gated SiLU MLP's hidden activations from its stacked gate and up products: for each row r
+     * and unit i, {@code h[r * inter + i] = silu(g) * u} with {@code g = gateUp[r * 2 inter + i] +
+     * gateBias[i]} and {@code u = gateUp[r * 2 inter + inter + i] + upBias[i]} (biases may be null),
+     * and silu(g) = g * sigmoid(g) rounded as libtorch's {@code x * sigmoid(x)} rounds it: the
+     * sigmoid first, then each product. exp is the vector API's (within an ulp or so of Math.exp).
+     */
+    static void siluTimes(float[] gateUp, int rows, int inter, float[] gateBias, float[] upBias, float[] h) {
+        int step = S.length();
+        int bound = inter - inter % step;
+        for (int r = 0; r < rows; r++) {
+            int g0 = r * 2 * inter, u0 = g0 + inter, h0 = r * inter;
+            int i = 0;
+            for (; i < bound; i += step) {
+                FloatVector g = FloatVector.fromArray(S, gateUp, g0 + i);
+                FloatVector u = FloatVector.fromArray(S, gateUp, u0 + i);
+                if (gateBias != null) g = g.add(FloatVector.fromArray(S, gateBias, i));
+                if (upBias != null) u = u.add(FloatVector.fromArray(S, upBias, i));
+                FloatVector sigmoid = FloatVector.broadcast(S, 1f).div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+                g.mul(sigmoid).mul(u).intoArray(h, h0 + i);
+            }
+            for (; i < inter; i++) {
+                float g = gateBias == null ? gateUp[g0 + i] : gateUp[g0 + i] + gateBias[i];
+                float u = upBias == null ? gateUp[u0 + i] : gateUp[u0 + i] + upBias[i];
+                float sigmoid = 1f / (1f + (float) Math.exp(-g));
+                h[h0 + i] = g * sigmoid * u;
+            }
+        }
+    }
+
     /** The sum of floats [from, to) of {@code b}: a plain streaming read, for the bandwidth probe. */
     static float sum(ByteBuffer b, int from, int to) {
         int step = S.length();

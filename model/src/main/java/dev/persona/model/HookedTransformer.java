@@ -72,6 +72,14 @@ public final class HookedTransformer implements AutoCloseable {
      * streamed on every core); empty for trainable, BF16 and narrow models, or without the vector API.
      */
     private final Map<String, Gemv> gemvs;
+    /**
+     * Each layer's q|k|v and gate|up products stacked into one kernel pass ({@link Gemv#stack}),
+     * under {@link #QKV} or {@link #GATE_UP} plus the layer; empty when the model does not decode
+     * on the kernel.
+     */
+    private final Map<String, Gemv> stacked;
+    /** The biases of stacked products as Java floats (added on the Java side), by weight key. */
+    private final Map<String, float[]> stackedBiases;
     private final int gemvRows;
     /** BF16 arithmetic when the 2-D weights are held in BF16 ({@link Precision#BF16}); null in F32. */
     private final Bf16Kernels bf16;
@@ -94,9 +102,16 @@ public final class HookedTransformer implements AutoCloseable {
         this.gemvs = new java.util.HashMap<>();
         this.gemvRows = Gemv.maxRows(bf16 != null ? Precision.BF16 : Precision.F32);
         // inference models only: views exist for float32 inference, bf16 kernels for BF16 (never trainable)
+        this.stacked = new java.util.HashMap<>();
+        this.stackedBiases = new java.util.HashMap<>();
         if (decodesOnKernel(config, manager.getDevice(), views != null || bf16 != null)) {
             for (var e : weights.entrySet()) {
                 if (e.getValue().getShape().dimension() == 2) gemvs.put(e.getKey(), Gemv.of(e.getValue()));
+            }
+            boolean swiGlu = config.family().gatedMlp() && config.family().activation() == FamilySpec.Activation.SILU;
+            for (int l = 0; l < config.numLayers(); l++) {
+                stack(QKV + l, l, Name.Q_W, Name.Q_B, Name.K_W, Name.K_B, Name.V_W, Name.V_B);
+                if (swiGlu) stack(GATE_UP + l, l, Name.GATE_W, Name.GATE_B, Name.UP_W, Name.UP_B);
             }
         }
         this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
@@ -104,6 +119,22 @@ public final class HookedTransformer implements AutoCloseable {
         this.slidingInvFreq = local > 0 ? RopeScaling.NONE.inverseFrequencies(config.headDim(), local) : null;
         this.hookNames = new LinkedHashSet<>();
         for (HookPoint h : HookPoint.all(config)) hookNames.add(h.name());
+    }
+
+    private static final String QKV = "qkv.";
+    private static final String GATE_UP = "gate_up.";
+
+    /** Stacks the kernel products of {@code weightsAndBiases} (weight, bias, weight, bias, ...) under {@code key}, if every weight has one. */
+    private void stack(String key, int l, Name... weightsAndBiases) {
+        List<Gemv> parts = new ArrayList<>();
+        for (int i = 0; i < weightsAndBiases.length; i += 2) {
+            Gemv g = gemvs.get(key(weightsAndBiases[i], l));
+            if (g == null) return;
+            parts.add(g);
+            NDArray bias = weight(weightsAndBiases[i + 1], l);
+            if (bias != null) stackedBiases.put(key(weightsAndBiases[i + 1], l), bias.toFloatArray());
+        }
+        stacked.put(key, Gemv.stack(parts));
     }
 
     /**
@@ -796,9 +827,11 @@ public final class HookedTransformer implements AutoCloseable {
     private NDArray attention(NDManager step, NDArray x, int l, NDArray[] rope, NDArray mask, KVCache cache, int slot, PassInfo info) {
         ModelConfig c = config;
         long b = x.getShape().get(0), t = x.getShape().get(1);
-        NDArray q = linear(x, Name.Q_W, Name.Q_B, l).reshape(b, t, c.numHeads(), c.headDim());
-        NDArray k = linear(x, Name.K_W, Name.K_B, l).reshape(b, t, c.numKvHeads(), c.headDim());
-        NDArray v = linear(x, Name.V_W, Name.V_B, l).reshape(b, t, c.numKvHeads(), c.headDim());
+        NDArray[] qkv = stackedProducts(x, QKV + l, l, Name.Q_B, Name.K_B, Name.V_B);
+        if (qkv == null) qkv = new NDArray[] {linear(x, Name.Q_W, Name.Q_B, l), linear(x, Name.K_W, Name.K_B, l), linear(x, Name.V_W, Name.V_B, l)};
+        NDArray q = qkv[0].reshape(b, t, c.numHeads(), c.headDim());
+        NDArray k = qkv[1].reshape(b, t, c.numKvHeads(), c.headDim());
+        NDArray v = qkv[2].reshape(b, t, c.numKvHeads(), c.headDim());
         if (c.family().qkNorm()) {
             q = rmsNorm(q, weight(Name.Q_NORM_W, l));
             k = rmsNorm(k, weight(Name.K_NORM_W, l));
@@ -860,8 +893,70 @@ public final class HookedTransformer implements AutoCloseable {
         return bias == null ? y : y.add(bias);
     }
 
+    /**
+     * x [..., in] times each of the weights stacked under {@code key}, plus the bias named in
+     * {@code biases} (in stacking order), in one pass of the kernel: one array [..., out_i] per
+     * weight in x's manager. Null when x has too many rows for the kernel or nothing is stacked.
+     */
+    private NDArray[] stackedProducts(NDArray x, String key, int l, Name... biases) {
+        Gemv g = kernelRows(x) ? stacked.get(key) : null;
+        if (g == null) return null;
+        Shape s = x.getShape();
+        Shape lead = s.slice(0, s.dimension() - 1);
+        int rows = Math.toIntExact(lead.size());
+        float[] y = new float[rows * g.out()];
+        g.products(x.toFloatArray(), rows, y);
+        int[] outs = g.parts();
+        NDArray[] result = new NDArray[outs.length];
+        int offset = 0;
+        for (int p = 0; p < outs.length; p++) {
+            float[] part = new float[rows * outs[p]];
+            float[] bias = stackedBiases.get(key(biases[p], l));
+            for (int r = 0; r < rows; r++) {
+                int from = r * g.out() + offset, to = r * outs[p];
+                if (bias == null) {
+                    System.arraycopy(y, from, part, to, outs[p]);
+                } else {
+                    for (int i = 0; i < outs[p]; i++) part[to + i] = y[from + i] + bias[i];
+                }
+            }
+            result[p] = Gemv.array(x.getManager(), part, 0, part.length, lead.add(outs[p]));
+            offset += outs[p];
+        }
+        return result;
+    }
+
+    /** Whether x [..., in] has few enough rows for the decoding kernel (and the model has one). */
+    private boolean kernelRows(NDArray x) {
+        Shape s = x.getShape();
+        return !gemvs.isEmpty() && s.size() / s.get(s.dimension() - 1) <= gemvRows;
+    }
+
+    /**
+     * A gated SiLU MLP (stacked only for those) on the kernel: gate and up in one stacked pass, silu(gate) * up on the Java
+     * side ({@link GemvKernel#siluTimes}), then the down projection straight from those floats, so
+     * the hidden activations never become a libtorch array. Null when the kernel does not take x.
+     */
+    private NDArray kernelSwiGlu(NDArray x, int l) {
+        Gemv gateUp = kernelRows(x) ? stacked.get(GATE_UP + l) : null;
+        if (gateUp == null) return null;
+        Shape s = x.getShape();
+        Shape lead = s.slice(0, s.dimension() - 1);
+        int rows = Math.toIntExact(lead.size());
+        int inter = gateUp.parts()[0];
+        float[] y = new float[rows * gateUp.out()];
+        gateUp.products(x.toFloatArray(), rows, y);
+        float[] h = new float[rows * inter];
+        GemvKernel.siluTimes(y, rows, inter, stackedBiases.get(key(Name.GATE_B, l)), stackedBiases.get(key(Name.UP_B, l)), h);
+        NDArray out = gemvs.get(key(Name.DOWN_W, l)).apply(h, x.getManager(), lead);
+        NDArray bias = weight(Name.DOWN_B, l);
+        return bias == null ? out : out.add(bias);
+    }
+
     private NDArray mlp(NDArray x, int l) {
         FamilySpec f = config.family();
+        NDArray kernel = kernelSwiGlu(x, l);
+        if (kernel != null) return kernel;
         NDArray up = linear(x, Name.UP_W, Name.UP_B, l);
         NDArray h;
         if (f.gatedMlp()) {

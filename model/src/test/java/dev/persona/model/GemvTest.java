@@ -155,6 +155,77 @@ class GemvTest {
     }
 
     @Test
+    void stackedProductsEqualEachMatrixsOwnBitForBit() throws Exception {
+        Random r = new Random(13);
+        int in = 96;
+        int[] outs = {80, 16, 16};
+        try (Bf16Kernels k = Bf16Kernels.load(ai.djl.Device.cpu()); NDManager m = NDManager.newBaseManager()) {
+            for (boolean bf16 : new boolean[] {false, true}) {
+                List<Gemv> parts = new java.util.ArrayList<>();
+                for (int out : outs) {
+                    float[] w = new float[out * in];
+                    for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+                    NDArray weight = m.create(w, new Shape(out, in)).duplicate();
+                    // a matrix in two buffers, so a stacked product crosses chunk boundaries inside one part too
+                    parts.add(Gemv.of(bf16 ? k.narrow(weight, m) : weight, 4L * 40 * in / (bf16 ? 2 : 1)));
+                }
+                Gemv stacked = Gemv.stack(parts);
+                assertArrayEquals(outs, stacked.parts());
+                assertEquals(112, stacked.out());
+                for (int rows = 1; rows <= 6; rows++) {
+                    float[] x = new float[rows * in];
+                    for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+                    float[] all = new float[rows * 112];
+                    stacked.products(x.clone(), rows, all);
+                    int offset = 0;
+                    for (int p = 0; p < outs.length; p++) {
+                        float[] own = new float[rows * outs[p]];
+                        parts.get(p).products(x.clone(), rows, own);
+                        for (int row = 0; row < rows; row++) {
+                            float[] got = java.util.Arrays.copyOfRange(all, row * 112 + offset, row * 112 + offset + outs[p]);
+                            float[] want = java.util.Arrays.copyOfRange(own, row * outs[p], (row + 1) * outs[p]);
+                            assertArrayEquals(want, got, 0f, (bf16 ? "BF16" : "F32") + ", " + rows + " rows, part " + p + ", row " + row);
+                        }
+                        offset += outs[p];
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void siluTimesMatchesLibtorchsGatedActivation() {
+        Random r = new Random(17);
+        int rows = 3, inter = 77; // not a whole number of vectors: the scalar tail runs too
+        float[] gateUp = new float[rows * 2 * inter];
+        for (int i = 0; i < gateUp.length; i++) gateUp[i] = (float) (r.nextGaussian() * 4);
+        float[] gateBias = new float[inter], upBias = new float[inter];
+        for (int i = 0; i < inter; i++) {
+            gateBias[i] = (float) r.nextGaussian();
+            upBias[i] = (float) r.nextGaussian();
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (boolean biased : new boolean[] {false, true}) {
+                float[] h = new float[rows * inter];
+                GemvKernel.siluTimes(gateUp, rows, inter, biased ? gateBias : null, biased ? upBias : null, h);
+                NDArray both = m.create(gateUp, new Shape(rows, 2, inter));
+                NDArray g = both.get(":, 0, :"), u = both.get(":, 1, :");
+                if (biased) {
+                    g = g.add(m.create(gateBias));
+                    u = u.add(m.create(upBias));
+                }
+                // the libtorch path of HookedTransformer.activate and mlp: x * sigmoid(x), times up
+                float[] want = g.mul(ai.djl.nn.Activation.sigmoid(g)).mul(u).toFloatArray();
+                for (int i = 0; i < want.length; i++) {
+                    // a few float roundings apart at most (exp and the division are within an ulp or two of libtorch's)
+                    float tolerance = 4 * Math.ulp(Math.abs(want[i])) + 1e-30f;
+                    assertTrue(Math.abs(h[i] - want[i]) <= tolerance, (biased ? "biased " : "") + "unit " + i + ": " + h[i] + " vs libtorch " + want[i]);
+                }
+            }
+        }
+    }
+
+    @Test
     void roundingToBf16IsToNearestEven() {
         float[] v = {1f, Float.intBitsToFloat(0x3f808000), Float.intBitsToFloat(0x3f818000), Float.intBitsToFloat(0x3f808001), -2.5f,
             Float.POSITIVE_INFINITY, Float.NaN};
