@@ -80,6 +80,8 @@ public final class HookedTransformer implements AutoCloseable {
     private final Map<String, Gemv> stacked;
     /** The biases of stacked products as Java floats (added on the Java side), by weight key. */
     private final Map<String, float[]> stackedBiases;
+    /** RMSNorm weights as Java floats, by weight key, for norms computed on the Java side ({@link #floats(Normed)}). */
+    private final Map<String, float[]> normWeights = new java.util.concurrent.ConcurrentHashMap<>();
     private final int gemvRows;
     /** BF16 arithmetic when the 2-D weights are held in BF16 ({@link Precision#BF16}); null in F32. */
     private final Bf16Kernels bf16;
@@ -746,13 +748,13 @@ public final class HookedTransformer implements AutoCloseable {
             try (NDManager block = step.newSubManager()) {
                 x.attach(block);
                 x = hook(HookPoint.residPre(l), x, info, block);
-                NDArray attn = attention(block, norm(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, shape.sliding(l) ? slidingRope : rope,
+                NDArray attn = attention(block, new Normed(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, shape.sliding(l) ? slidingRope : rope,
                         shape.sliding(l) ? slidingMask : mask, cache, slot, info);
                 // Gemma 2 normalises each sublayer's output before the residual add; the hook sees what is added
                 if (f.sandwichNorms()) attn = norm(attn, Name.POST_ATTN_NORM_W, null, l);
                 attn = hook(HookPoint.attnOut(l), attn, info, block);
                 x = hook(HookPoint.residMid(l), x.add(attn), info, block);
-                NDArray mlp = mlp(norm(x, Name.MLP_NORM_W, Name.MLP_NORM_B, l), l);
+                NDArray mlp = mlp(new Normed(x, Name.MLP_NORM_W, Name.MLP_NORM_B, l), l);
                 if (f.sandwichNorms()) mlp = norm(mlp, Name.POST_MLP_NORM_W, null, l);
                 mlp = hook(HookPoint.mlpOut(l), mlp, info, block);
                 x = hook(HookPoint.residPost(l), x.add(mlp), info, block);
@@ -824,11 +826,14 @@ public final class HookedTransformer implements AutoCloseable {
         return NativeData.floats(step, m, new Shape(b, 1, t, s));
     }
 
-    private NDArray attention(NDManager step, NDArray x, int l, NDArray[] rope, NDArray mask, KVCache cache, int slot, PassInfo info) {
+    private NDArray attention(NDManager step, Normed input, int l, NDArray[] rope, NDArray mask, KVCache cache, int slot, PassInfo info) {
         ModelConfig c = config;
-        long b = x.getShape().get(0), t = x.getShape().get(1);
-        NDArray[] qkv = stackedProducts(x, QKV + l, l, Name.Q_B, Name.K_B, Name.V_B);
-        if (qkv == null) qkv = new NDArray[] {linear(x, Name.Q_W, Name.Q_B, l), linear(x, Name.K_W, Name.K_B, l), linear(x, Name.V_W, Name.V_B, l)};
+        long b = input.x().getShape().get(0), t = input.x().getShape().get(1);
+        NDArray[] qkv = stackedProducts(input, QKV + l, l, Name.Q_B, Name.K_B, Name.V_B);
+        if (qkv == null) {
+            NDArray x = norm(input);
+            qkv = new NDArray[] {linear(x, Name.Q_W, Name.Q_B, l), linear(x, Name.K_W, Name.K_B, l), linear(x, Name.V_W, Name.V_B, l)};
+        }
         NDArray q = qkv[0].reshape(b, t, c.numHeads(), c.headDim());
         NDArray k = qkv[1].reshape(b, t, c.numKvHeads(), c.headDim());
         NDArray v = qkv[2].reshape(b, t, c.numKvHeads(), c.headDim());
@@ -898,14 +903,15 @@ public final class HookedTransformer implements AutoCloseable {
      * {@code biases} (in stacking order), in one pass of the kernel: one array [..., out_i] per
      * weight in x's manager. Null when x has too many rows for the kernel or nothing is stacked.
      */
-    private NDArray[] stackedProducts(NDArray x, String key, int l, Name... biases) {
+    private NDArray[] stackedProducts(Normed input, String key, int l, Name... biases) {
+        NDArray x = input.x();
         Gemv g = kernelRows(x) ? stacked.get(key) : null;
         if (g == null) return null;
         Shape s = x.getShape();
         Shape lead = s.slice(0, s.dimension() - 1);
         int rows = Math.toIntExact(lead.size());
         float[] y = new float[rows * g.out()];
-        g.products(x.toFloatArray(), rows, y);
+        g.products(floats(input), rows, y);
         int[] outs = g.parts();
         NDArray[] result = new NDArray[outs.length];
         int offset = 0;
@@ -926,6 +932,45 @@ public final class HookedTransformer implements AutoCloseable {
         return result;
     }
 
+    /**
+     * A sublayer's input: the residual stream {@code x} [batch, pos, d_model] and the norm it goes
+     * through, applied when asked ({@link #norm(Normed)} for the libtorch array, {@link #floats(Normed)}
+     * for Java floats: a product on the kernel asks for those, and an RMSNorm is then computed on the
+     * Java side instead of in six libtorch operations).
+     */
+    private record Normed(NDArray x, Name weight, Name bias, int layer) { }
+
+    private NDArray norm(Normed n) {
+        return norm(n.x, n.weight, n.bias, n.layer);
+    }
+
+    private float[] floats(Normed n) {
+        if (config.family().norm() != FamilySpec.NormKind.RMS) return norm(n).toFloatArray();
+        float[] rows = n.x.toFloatArray();
+        rmsNormRows(rows, normWeights.computeIfAbsent(key(n.weight, n.layer), k -> weights.get(k).toFloatArray()), (float) config.normEps());
+        return rows;
+    }
+
+    /**
+     * RMSNorm of each row of {@code x} (rows of {@code w.length}) in place, rounded as
+     * {@link #rmsNorm} rounds: the mean of squares (summed in double, then rounded to float; libtorch
+     * sums in float in its own order, so the two may differ in the last bit), plus eps in float, its
+     * square root, then x / root * w per element.
+     */
+    static void rmsNormRows(float[] x, float[] w, float eps) {
+        int d = w.length;
+        for (int r = 0; r < x.length / d; r++) {
+            int o = r * d;
+            double squares = 0;
+            for (int i = 0; i < d; i++) {
+                float v = x[o + i] * x[o + i];
+                squares += v;
+            }
+            float root = (float) Math.sqrt((float) (squares / d) + eps);
+            for (int i = 0; i < d; i++) x[o + i] = x[o + i] / root * w[i];
+        }
+    }
+
     /** Whether x [..., in] has few enough rows for the decoding kernel (and the model has one). */
     private boolean kernelRows(NDArray x) {
         Shape s = x.getShape();
@@ -937,7 +982,8 @@ public final class HookedTransformer implements AutoCloseable {
      * side ({@link GemvKernel#siluTimes}), then the down projection straight from those floats, so
      * the hidden activations never become a libtorch array. Null when the kernel does not take x.
      */
-    private NDArray kernelSwiGlu(NDArray x, int l) {
+    private NDArray kernelSwiGlu(Normed input, int l) {
+        NDArray x = input.x();
         Gemv gateUp = kernelRows(x) ? stacked.get(GATE_UP + l) : null;
         if (gateUp == null) return null;
         Shape s = x.getShape();
@@ -945,7 +991,7 @@ public final class HookedTransformer implements AutoCloseable {
         int rows = Math.toIntExact(lead.size());
         int inter = gateUp.parts()[0];
         float[] y = new float[rows * gateUp.out()];
-        gateUp.products(x.toFloatArray(), rows, y);
+        gateUp.products(floats(input), rows, y);
         float[] h = new float[rows * inter];
         GemvKernel.siluTimes(y, rows, inter, stackedBiases.get(key(Name.GATE_B, l)), stackedBiases.get(key(Name.UP_B, l)), h);
         NDArray out = gemvs.get(key(Name.DOWN_W, l)).apply(h, x.getManager(), lead);
@@ -953,10 +999,11 @@ public final class HookedTransformer implements AutoCloseable {
         return bias == null ? out : out.add(bias);
     }
 
-    private NDArray mlp(NDArray x, int l) {
+    private NDArray mlp(Normed input, int l) {
         FamilySpec f = config.family();
-        NDArray kernel = kernelSwiGlu(x, l);
+        NDArray kernel = kernelSwiGlu(input, l);
         if (kernel != null) return kernel;
+        NDArray x = norm(input);
         NDArray up = linear(x, Name.UP_W, Name.UP_B, l);
         NDArray h;
         if (f.gatedMlp()) {

@@ -226,6 +226,53 @@ class GemvTest {
     }
 
     @Test
+    void aFailingProductIsReportedAndTheWorkersStayUsable() {
+        int out = 4864, in = 896;
+        Random r = new Random(21);
+        float[] w = new float[out * in];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        try (NDManager m = NDManager.newBaseManager()) {
+            Gemv g = Gemv.of(m.create(w, new Shape(out, in)).duplicate());
+            // an input one row short: every piece reads past it, on the caller's thread and the worker's
+            IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> g.multiply(new float[in], 2, new float[2 * out]));
+            assertTrue(e.getMessage().contains("gemv worker failed"), e.getMessage());
+            // the next product runs every piece again
+            float[] x = new float[in];
+            for (int i = 0; i < in; i++) x[i] = (float) r.nextGaussian();
+            float[] y = new float[out];
+            g.multiply(x, 1, y);
+            for (int o = 0; o < out; o += 97) {
+                double exact = 0;
+                for (int i = 0; i < in; i++) exact += (double) x[i] * w[o * in + i];
+                assertEquals(exact, y[o], 1e-3, "output " + o + " after a failed product");
+            }
+        }
+    }
+
+    @Test
+    void javaRmsNormMatchesLibtorchsWithinFloatRounding() {
+        Random r = new Random(23);
+        int rows = 5, d = 896;
+        float[] x = new float[rows * d], w = new float[d];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextGaussian() * 3);
+        for (int i = 0; i < d; i++) w[i] = (float) (1 + 0.1 * r.nextGaussian());
+        float eps = 1e-6f;
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray xs = m.create(x, new Shape(rows, d));
+            // HookedTransformer.rmsNorm's operations
+            NDArray variance = xs.mul(xs).mean(new int[] {-1}, true);
+            float[] want = xs.div(variance.add(eps).sqrt()).mul(m.create(w)).toFloatArray();
+            float[] got = x.clone();
+            HookedTransformer.rmsNormRows(got, w, eps);
+            for (int i = 0; i < want.length; i++) {
+                // the mean of squares may differ in its last bit, which moves each output by about an ulp
+                assertEquals(want[i], got[i], 3 * Math.ulp(Math.abs(want[i])), "element " + i);
+            }
+        }
+    }
+
+    @Test
     void roundingToBf16IsToNearestEven() {
         float[] v = {1f, Float.intBitsToFloat(0x3f808000), Float.intBitsToFloat(0x3f818000), Float.intBitsToFloat(0x3f808001), -2.5f,
             Float.POSITIVE_INFINITY, Float.NaN};
