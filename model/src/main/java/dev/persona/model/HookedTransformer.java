@@ -749,6 +749,7 @@ public final class HookedTransformer implements AutoCloseable {
                 x.attach(block);
                 x = hook(HookPoint.residPre(l), x, info, block);
                 NDArray attn = attention(block, new Normed(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, shape.sliding(l) ? slidingRope : rope,
+                        rope == null ? null : shape.sliding(l) && slidingInvFreq != null ? slidingInvFreq : invFreq,
                         shape.sliding(l) ? slidingMask : mask, cache, slot, info);
                 // Gemma 2 normalises each sublayer's output before the residual add; the hook sees what is added
                 if (f.sandwichNorms()) attn = norm(attn, Name.POST_ATTN_NORM_W, null, l);
@@ -826,27 +827,49 @@ public final class HookedTransformer implements AutoCloseable {
         return NativeData.floats(step, m, new Shape(b, 1, t, s));
     }
 
-    private NDArray attention(NDManager step, Normed input, int l, NDArray[] rope, NDArray mask, KVCache cache, int slot, PassInfo info) {
+    /**
+     * @param rope        cos and sin tables of this layer's rotary embedding, or null for learned positions
+     * @param frequencies the inverse frequencies those tables were made from (for the Java side), or null
+     */
+    private NDArray attention(NDManager step, Normed input, int l, NDArray[] rope, float[] frequencies, NDArray mask, KVCache cache, int slot,
+                              PassInfo info) {
         ModelConfig c = config;
         long b = input.x().getShape().get(0), t = input.x().getShape().get(1);
-        NDArray[] qkv = stackedProducts(input, QKV + l, l, Name.Q_B, Name.K_B, Name.V_B);
-        if (qkv == null) {
+        NDArray q, k, v;
+        float[][] qkv = stackedFloats(input, QKV + l, l, Name.Q_B, Name.K_B, Name.V_B);
+        if (qkv != null) {
+            // on the kernel the projections are Java floats already: q/k norms and the rotary embedding
+            // run there too, and the heads become libtorch arrays once, already rotated
+            float eps = (float) c.normEps();
+            if (c.family().qkNorm()) {
+                rmsNormRows(qkv[0], javaWeight(Name.Q_NORM_W, l), eps);
+                rmsNormRows(qkv[1], javaWeight(Name.K_NORM_W, l), eps);
+            }
+            if (frequencies != null) {
+                int[] positions = Arrays.stream(info.positions()).flatMapToInt(Arrays::stream).toArray();
+                rotateHalf(qkv[0], c.headDim(), positions, frequencies);
+                rotateHalf(qkv[1], c.headDim(), positions, frequencies);
+            }
+            NDManager m = input.x().getManager();
+            q = Gemv.array(m, qkv[0], 0, qkv[0].length, new Shape(b, t, c.numHeads(), c.headDim())).transpose(0, 2, 1, 3);
+            k = Gemv.array(m, qkv[1], 0, qkv[1].length, new Shape(b, t, c.numKvHeads(), c.headDim())).transpose(0, 2, 1, 3);
+            v = Gemv.array(m, qkv[2], 0, qkv[2].length, new Shape(b, t, c.numKvHeads(), c.headDim())).transpose(0, 2, 1, 3);
+        } else {
             NDArray x = norm(input);
-            qkv = new NDArray[] {linear(x, Name.Q_W, Name.Q_B, l), linear(x, Name.K_W, Name.K_B, l), linear(x, Name.V_W, Name.V_B, l)};
-        }
-        NDArray q = qkv[0].reshape(b, t, c.numHeads(), c.headDim());
-        NDArray k = qkv[1].reshape(b, t, c.numKvHeads(), c.headDim());
-        NDArray v = qkv[2].reshape(b, t, c.numKvHeads(), c.headDim());
-        if (c.family().qkNorm()) {
-            q = rmsNorm(q, weight(Name.Q_NORM_W, l));
-            k = rmsNorm(k, weight(Name.K_NORM_W, l));
-        }
-        q = q.transpose(0, 2, 1, 3);
-        k = k.transpose(0, 2, 1, 3);
-        v = v.transpose(0, 2, 1, 3);
-        if (rope != null) {
-            q = applyRotary(q, rope);
-            k = applyRotary(k, rope);
+            q = linear(x, Name.Q_W, Name.Q_B, l).reshape(b, t, c.numHeads(), c.headDim());
+            k = linear(x, Name.K_W, Name.K_B, l).reshape(b, t, c.numKvHeads(), c.headDim());
+            v = linear(x, Name.V_W, Name.V_B, l).reshape(b, t, c.numKvHeads(), c.headDim());
+            if (c.family().qkNorm()) {
+                q = rmsNorm(q, weight(Name.Q_NORM_W, l));
+                k = rmsNorm(k, weight(Name.K_NORM_W, l));
+            }
+            q = q.transpose(0, 2, 1, 3);
+            k = k.transpose(0, 2, 1, 3);
+            v = v.transpose(0, 2, 1, 3);
+            if (rope != null) {
+                q = applyRotary(q, rope);
+                k = applyRotary(k, rope);
+            }
         }
         if (cache != null) {
             // a continuous batch runs its first rows() rows only; a plain generation all of them
@@ -899,21 +922,20 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     /**
-     * x [..., in] times each of the weights stacked under {@code key}, plus the bias named in
-     * {@code biases} (in stacking order), in one pass of the kernel: one array [..., out_i] per
-     * weight in x's manager. Null when x has too many rows for the kernel or nothing is stacked.
+     * The sublayer input (normed) times each of the weights stacked under {@code key}, plus the bias
+     * named in {@code biases} (in stacking order), in one pass of the kernel: one array of Java
+     * floats [rows, out_i] per weight. Null when the input has too many rows for the kernel or
+     * nothing is stacked.
      */
-    private NDArray[] stackedProducts(Normed input, String key, int l, Name... biases) {
+    private float[][] stackedFloats(Normed input, String key, int l, Name... biases) {
         NDArray x = input.x();
         Gemv g = kernelRows(x) ? stacked.get(key) : null;
         if (g == null) return null;
-        Shape s = x.getShape();
-        Shape lead = s.slice(0, s.dimension() - 1);
-        int rows = Math.toIntExact(lead.size());
+        int rows = Math.toIntExact(x.getShape().size() / x.getShape().get(x.getShape().dimension() - 1));
         float[] y = new float[rows * g.out()];
         g.products(floats(input), rows, y);
         int[] outs = g.parts();
-        NDArray[] result = new NDArray[outs.length];
+        float[][] result = new float[outs.length][];
         int offset = 0;
         for (int p = 0; p < outs.length; p++) {
             float[] part = new float[rows * outs[p]];
@@ -926,10 +948,34 @@ public final class HookedTransformer implements AutoCloseable {
                     for (int i = 0; i < outs[p]; i++) part[to + i] = y[from + i] + bias[i];
                 }
             }
-            result[p] = Gemv.array(x.getManager(), part, 0, part.length, lead.add(outs[p]));
+            result[p] = part;
             offset += outs[p];
         }
         return result;
+    }
+
+    /**
+     * The rotary embedding (rotate-half convention) in place on rows of heads of {@code headDim}
+     * floats, row r at position {@code positions[r]}, rounded as {@link #applyRotary} rounds: angle =
+     * position x frequency in float, its cos and sin, then x * cos + rotated * sin per element.
+     */
+    static void rotateHalf(float[] x, int headDim, int[] positions, float[] frequencies) {
+        int half = headDim / 2, width = x.length / positions.length;
+        float[] cos = new float[half], sin = new float[half];
+        for (int r = 0; r < positions.length; r++) {
+            for (int i = 0; i < half; i++) {
+                float angle = (float) positions[r] * frequencies[i];
+                cos[i] = (float) Math.cos(angle);
+                sin[i] = (float) Math.sin(angle);
+            }
+            for (int h = r * width; h < (r + 1) * width; h += headDim) {
+                for (int i = 0; i < half; i++) {
+                    float x1 = x[h + i], x2 = x[h + half + i];
+                    x[h + i] = x1 * cos[i] + -x2 * sin[i];
+                    x[h + half + i] = x2 * cos[i] + x1 * sin[i];
+                }
+            }
+        }
     }
 
     /**
@@ -947,8 +993,13 @@ public final class HookedTransformer implements AutoCloseable {
     private float[] floats(Normed n) {
         if (config.family().norm() != FamilySpec.NormKind.RMS) return norm(n).toFloatArray();
         float[] rows = n.x.toFloatArray();
-        rmsNormRows(rows, normWeights.computeIfAbsent(key(n.weight, n.layer), k -> weights.get(k).toFloatArray()), (float) config.normEps());
+        rmsNormRows(rows, javaWeight(n.weight, n.layer), (float) config.normEps());
         return rows;
+    }
+
+    /** A norm weight as Java floats (kept after the first call). */
+    private float[] javaWeight(Name name, int layer) {
+        return normWeights.computeIfAbsent(key(name, layer), k -> weights.get(k).toFloatArray());
     }
 
     /**

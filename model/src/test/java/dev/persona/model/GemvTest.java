@@ -273,6 +273,33 @@ class GemvTest {
     }
 
     @Test
+    void javaRotaryEmbeddingMatchesLibtorchsWithinFloatRounding() {
+        Random r = new Random(29);
+        int rows = 4, heads = 3, d = 16;
+        int[] positions = {0, 7, 300, 4095};
+        float[] freqs = RopeScaling.NONE.inverseFrequencies(d, 10000);
+        float[] x = new float[rows * heads * d];
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        try (NDManager m = NDManager.newBaseManager()) {
+            // HookedTransformer.rotaryTables and applyRotary's operations, on [rows, heads, d]
+            float[] pos = new float[rows];
+            for (int i = 0; i < rows; i++) pos[i] = positions[i];
+            NDArray angles = m.create(pos, new Shape(rows, 1)).mul(m.create(freqs, new Shape(1, d / 2)));
+            NDArray emb = ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(angles, angles), -1).expandDims(1);
+            NDArray xs = m.create(x, new Shape(rows, heads, d));
+            NDArray x1 = xs.get("..., :{}", d / 2), x2 = xs.get("..., {}:", d / 2);
+            NDArray rotated = ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(x2.neg(), x1), -1);
+            float[] want = xs.mul(emb.cos()).add(rotated.mul(emb.sin())).toFloatArray();
+            float[] got = x.clone();
+            HookedTransformer.rotateHalf(got, d, positions, freqs);
+            for (int i = 0; i < want.length; i++) {
+                // cos and sin may differ from libtorch's by an ulp of values up to 1
+                assertEquals(want[i], got[i], 4 * Math.ulp(1f) * (1 + Math.abs(want[i])), "element " + i);
+            }
+        }
+    }
+
+    @Test
     void roundingToBf16IsToNearestEven() {
         float[] v = {1f, Float.intBitsToFloat(0x3f808000), Float.intBitsToFloat(0x3f818000), Float.intBitsToFloat(0x3f808001), -2.5f,
             Float.POSITIVE_INFINITY, Float.NaN};
