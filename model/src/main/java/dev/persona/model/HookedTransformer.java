@@ -103,9 +103,9 @@ public final class HookedTransformer implements AutoCloseable {
         this.views = views;
         this.gemvs = new java.util.HashMap<>();
         this.gemvRows = Gemv.maxRows(bf16 != null ? Precision.BF16 : Precision.F32);
-        // inference models only: views exist for float32 inference, bf16 kernels for BF16 (never trainable)
         this.stacked = new java.util.HashMap<>();
         this.stackedBiases = new java.util.HashMap<>();
+        // inference models only: views exist for float32 inference, bf16 kernels for BF16 (never trainable)
         if (decodesOnKernel(config, manager.getDevice(), views != null || bf16 != null)) {
             for (var e : weights.entrySet()) {
                 if (e.getValue().getShape().dimension() == 2) gemvs.put(e.getKey(), Gemv.of(e.getValue()));
