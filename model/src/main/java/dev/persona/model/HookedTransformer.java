@@ -750,7 +750,7 @@ public final class HookedTransformer implements AutoCloseable {
                 x = hook(HookPoint.residPre(l), x, info, block);
                 NDArray attn = attention(block, new Normed(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, shape.sliding(l) ? slidingRope : rope,
                         rope == null ? null : shape.sliding(l) && slidingInvFreq != null ? slidingInvFreq : invFreq,
-                        shape.sliding(l) ? slidingMask : mask, cache, slot, info);
+                        shape.sliding(l) ? slidingMask : mask, keyValid, shape.sliding(l) ? shape.slidingWindow() : 0, cache, slot, info);
                 // Gemma 2 normalises each sublayer's output before the residual add; the hook sees what is added
                 if (f.sandwichNorms()) attn = norm(attn, Name.POST_ATTN_NORM_W, null, l);
                 attn = hook(HookPoint.attnOut(l), attn, info, block);
@@ -831,8 +831,8 @@ public final class HookedTransformer implements AutoCloseable {
      * @param rope        cos and sin tables of this layer's rotary embedding, or null for learned positions
      * @param frequencies the inverse frequencies those tables were made from (for the Java side), or null
      */
-    private NDArray attention(NDManager step, Normed input, int l, NDArray[] rope, float[] frequencies, NDArray mask, KVCache cache, int slot,
-                              PassInfo info) {
+    private NDArray attention(NDManager step, Normed input, int l, NDArray[] rope, float[] frequencies, NDArray mask, boolean[][] keyValid,
+                              int window, KVCache cache, int slot, PassInfo info) {
         ModelConfig c = config;
         long b = input.x().getShape().get(0), t = input.x().getShape().get(1);
         NDArray q, k, v;
@@ -851,6 +851,8 @@ public final class HookedTransformer implements AutoCloseable {
                 rotateHalf(qkv[1], c.headDim(), positions, frequencies);
             }
             NDManager m = input.x().getManager();
+            NDArray cached = cachedAttention(qkv, l, (int) b, (int) t, keyValid, window, cache, slot, info, m);
+            if (cached != null) return cached;
             q = Gemv.array(m, qkv[0], 0, qkv[0].length, new Shape(b, t, c.numHeads(), c.headDim())).transpose(0, 2, 1, 3);
             k = Gemv.array(m, qkv[1], 0, qkv[1].length, new Shape(b, t, c.numKvHeads(), c.headDim())).transpose(0, 2, 1, 3);
             v = Gemv.array(m, qkv[2], 0, qkv[2].length, new Shape(b, t, c.numKvHeads(), c.headDim())).transpose(0, 2, 1, 3);
@@ -894,6 +896,42 @@ public final class HookedTransformer implements AutoCloseable {
         probs = hook(HookPoint.pattern(l), probs, info, step);
         NDArray out = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) c.qWidth());
         return linear(out, Name.O_W, Name.O_B, l);
+    }
+
+    /**
+     * Attention of a kernel pass over the cache on the Java side ({@link AttentionKernel}), through
+     * the output projection: [b, t, d_model] in {@code m}. Null (the libtorch route) without a cache,
+     * when something hooks the attention pattern (it needs the probabilities as an array), or when
+     * the cache has no direct view.
+     */
+    private NDArray cachedAttention(float[][] qkv, int l, int b, int t, boolean[][] keyValid, int window, KVCache cache, int slot, PassInfo info,
+                                    NDManager m) {
+        if (cache == null || hooked(HookPoint.pattern(l), info)) return null;
+        java.nio.ByteBuffer keys = cache.keyView(l), values = cache.valueView(l);
+        if (keys == null || values == null) return null;
+        ModelConfig c = config;
+        AttentionKernel.write(qkv[1], b, t, c.numKvHeads(), c.headDim(), keys, cache.capacity, slot);
+        AttentionKernel.write(qkv[2], b, t, c.numKvHeads(), c.headDim(), values, cache.capacity, slot);
+        float[] out = new float[b * t * c.qWidth()];
+        AttentionKernel.attend(qkv[0], b, t, c.numHeads(), c.numKvHeads(), c.headDim(), keys, values, cache.capacity, slot, keyValid, window,
+                (float) c.attention().scale(), (float) c.attention().scoreSoftcap(), out);
+        NDArray y = gemvs.get(key(Name.O_W, l)).apply(out, m, new Shape(b, t));
+        NDArray bias = weight(Name.O_B, l);
+        return bias == null ? y : y.add(bias);
+    }
+
+    /** Whether anything (an intervention, a row hook or a capture) reads or changes hook {@code name} in this pass. */
+    private boolean hooked(String name, PassInfo info) {
+        for (HookIntervention r : interventions) {
+            if (r.hook().equals(name)) return true;
+        }
+        for (RowHook h : info.rowHooks) {
+            if (h.hook.equals(name)) return true;
+        }
+        for (ActivationCache c : captures) {
+            if (c.wants(name)) return true;
+        }
+        return false;
     }
 
     private NDArray linear(NDArray x, Name weight, Name bias, int l) {

@@ -125,6 +125,40 @@ class GemvTest {
         }
     }
 
+    /**
+     * Every family's test model generating through the kernel, where attention over the cache runs on
+     * the Java side (AttentionKernel: GQA, sliding windows, soft caps, learned positions, q/k norms),
+     * for a padded batch of two prompts: the same greedy and sampled tokens as libtorch's route.
+     */
+    @org.junit.jupiter.api.TestFactory
+    java.util.stream.Stream<org.junit.jupiter.api.DynamicTest> cachedAttentionOnTheJavaSideGeneratesLibtorchsTokens() throws Exception {
+        List<int[]> prompts = List.of(new int[] {5, 17, 3, 29, 42, 8, 11, 2, 19}, new int[] {7, 7, 1});
+        GenerationOptions greedy = GenerationOptions.greedy(12).withStopIds(java.util.Set.of());
+        List<org.junit.jupiter.api.DynamicTest> tests = new java.util.ArrayList<>();
+        try (java.util.stream.Stream<Path> dirs = java.nio.file.Files.list(Fixtures.project("testdata/families"))) {
+            for (Path dir : dirs.filter(java.nio.file.Files::isDirectory).sorted().toList()) {
+                tests.add(org.junit.jupiter.api.DynamicTest.dynamicTest(dir.getFileName().toString(), () -> {
+                    // sampled tokens too: a draw moves with any logit that is more than float noise off, greedy only with the top one
+                    List<GenerationOptions> runs = List.of(greedy, GenerationOptions.sample(12, 1.0, 1), GenerationOptions.sample(12, 1.0, 2),
+                            GenerationOptions.sample(12, 1.0, 3));
+                    List<List<int[]>> plain = new java.util.ArrayList<>();
+                    try (HookedTransformer m = HookedTransformer.load(dir, Fixtures.device())) {
+                        for (GenerationOptions o : runs) plain.add(new Generator(m).generate(prompts, o.withStopIds(java.util.Set.of())));
+                    }
+                    try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Fixtures.device()))) {
+                        for (int k = 0; k < runs.size(); k++) {
+                            List<int[]> kernel = new Generator(m).generate(prompts, runs.get(k).withStopIds(java.util.Set.of()));
+                            for (int r = 0; r < prompts.size(); r++) {
+                                assertArrayEquals(plain.get(k).get(r), kernel.get(r), dir.getFileName() + ", run " + k + ", row " + r);
+                            }
+                        }
+                    }
+                }));
+            }
+        }
+        return tests.stream();
+    }
+
     @Test
     void bf16ProductsRoundInputsAndOutputsAsTheBf16KernelsDo() {
         Random r = new Random(9);
