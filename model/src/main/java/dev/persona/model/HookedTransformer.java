@@ -749,7 +749,7 @@ public final class HookedTransformer implements AutoCloseable {
                 x.attach(block);
                 x = hook(HookPoint.residPre(l), x, info, block);
                 NDArray attn = attention(block, new Normed(x, Name.ATTN_NORM_W, Name.ATTN_NORM_B, l), l, shape.sliding(l) ? slidingRope : rope,
-                        rope == null ? null : shape.sliding(l) && slidingInvFreq != null ? slidingInvFreq : invFreq,
+                        rope == null ? null : shape.sliding(l) && slidingInvFreq != null ? slidingInvFreq : invFreq, posIds,
                         shape.sliding(l) ? slidingMask : mask, keyValid, shape.sliding(l) ? shape.slidingWindow() : 0, cache, slot, info);
                 // Gemma 2 normalises each sublayer's output before the residual add; the hook sees what is added
                 if (f.sandwichNorms()) attn = norm(attn, Name.POST_ATTN_NORM_W, null, l);
@@ -830,8 +830,10 @@ public final class HookedTransformer implements AutoCloseable {
     /**
      * @param rope        cos and sin tables of this layer's rotary embedding, or null for learned positions
      * @param frequencies the inverse frequencies those tables were made from (for the Java side), or null
+     * @param positions   each row's position, rows batch x pos (for the Java side)
      */
-    private NDArray attention(NDManager step, Normed input, int l, NDArray[] rope, float[] frequencies, NDArray mask, boolean[][] keyValid,
+    private NDArray attention(NDManager step, Normed input, int l, NDArray[] rope, float[] frequencies, long[] positions, NDArray mask,
+                              boolean[][] keyValid,
                               int window, KVCache cache, int slot, PassInfo info) {
         ModelConfig c = config;
         long b = input.x().getShape().get(0), t = input.x().getShape().get(1);
@@ -846,7 +848,6 @@ public final class HookedTransformer implements AutoCloseable {
                 rmsNormRows(qkv[1], javaWeight(Name.K_NORM_W, l), eps);
             }
             if (frequencies != null) {
-                int[] positions = Arrays.stream(info.positions()).flatMapToInt(Arrays::stream).toArray();
                 rotateHalf(qkv[0], c.headDim(), positions, frequencies);
                 rotateHalf(qkv[1], c.headDim(), positions, frequencies);
             }
@@ -915,9 +916,7 @@ public final class HookedTransformer implements AutoCloseable {
         float[] out = new float[b * t * c.qWidth()];
         AttentionKernel.attend(qkv[0], b, t, c.numHeads(), c.numKvHeads(), c.headDim(), keys, values, cache.capacity, slot, keyValid, window,
                 (float) c.attention().scale(), (float) c.attention().scoreSoftcap(), out);
-        NDArray y = gemvs.get(key(Name.O_W, l)).apply(out, m, new Shape(b, t));
-        NDArray bias = weight(Name.O_B, l);
-        return bias == null ? y : y.add(bias);
+        return kernelLinear(out, Name.O_W, Name.O_B, l, m, new Shape(b, t));
     }
 
     /** Whether anything (an intervention, a row hook or a capture) reads or changes hook {@code name} in this pass. */
@@ -966,12 +965,10 @@ public final class HookedTransformer implements AutoCloseable {
      * nothing is stacked.
      */
     private float[][] stackedFloats(Normed input, String key, int l, Name... biases) {
-        NDArray x = input.x();
-        Gemv g = kernelRows(x) ? stacked.get(key) : null;
+        Gemv g = kernelRows(input.x()) ? stacked.get(key) : null;
         if (g == null) return null;
-        int rows = Math.toIntExact(x.getShape().size() / x.getShape().get(x.getShape().dimension() - 1));
-        float[] y = new float[rows * g.out()];
-        g.products(floats(input), rows, y);
+        int rows = rows(input.x());
+        float[] y = stackedProduct(input, g);
         int[] outs = g.parts();
         float[][] result = new float[outs.length][];
         int offset = 0;
@@ -997,7 +994,7 @@ public final class HookedTransformer implements AutoCloseable {
      * floats, row r at position {@code positions[r]}, rounded as {@link #applyRotary} rounds: angle =
      * position x frequency in float, its cos and sin, then x * cos + rotated * sin per element.
      */
-    static void rotateHalf(float[] x, int headDim, int[] positions, float[] frequencies) {
+    static void rotateHalf(float[] x, int headDim, long[] positions, float[] frequencies) {
         int half = headDim / 2, width = x.length / positions.length;
         float[] cos = new float[half], sin = new float[half];
         for (int r = 0; r < positions.length; r++) {
@@ -1062,8 +1059,7 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** Whether x [..., in] has few enough rows for the decoding kernel (and the model has one). */
     private boolean kernelRows(NDArray x) {
-        Shape s = x.getShape();
-        return !gemvs.isEmpty() && s.size() / s.get(s.dimension() - 1) <= gemvRows;
+        return !gemvs.isEmpty() && rows(x) <= gemvRows;
     }
 
     /**
@@ -1075,17 +1071,33 @@ public final class HookedTransformer implements AutoCloseable {
         NDArray x = input.x();
         Gemv gateUp = kernelRows(x) ? stacked.get(GATE_UP + l) : null;
         if (gateUp == null) return null;
-        Shape s = x.getShape();
-        Shape lead = s.slice(0, s.dimension() - 1);
-        int rows = Math.toIntExact(lead.size());
+        int rows = rows(x);
         int inter = gateUp.parts()[0];
-        float[] y = new float[rows * gateUp.out()];
-        gateUp.products(floats(input), rows, y);
         float[] h = new float[rows * inter];
-        GemvKernel.siluTimes(y, rows, inter, stackedBiases.get(key(Name.GATE_B, l)), stackedBiases.get(key(Name.UP_B, l)), h);
-        NDArray out = gemvs.get(key(Name.DOWN_W, l)).apply(h, x.getManager(), lead);
-        NDArray bias = weight(Name.DOWN_B, l);
-        return bias == null ? out : out.add(bias);
+        GemvKernel.siluTimes(stackedProduct(input, gateUp), rows, inter, stackedBiases.get(key(Name.GATE_B, l)),
+                stackedBiases.get(key(Name.UP_B, l)), h);
+        Shape s = x.getShape();
+        return kernelLinear(h, Name.DOWN_W, Name.DOWN_B, l, x.getManager(), s.slice(0, s.dimension() - 1));
+    }
+
+    /** The normed input [rows, in] times the stacked matrices of {@code g}: Java floats [rows, g.out()]. */
+    private float[] stackedProduct(Normed input, Gemv g) {
+        float[] y = new float[rows(input.x()) * g.out()];
+        g.products(floats(input), rows(input.x()), y);
+        return y;
+    }
+
+    /** x [rows, in] (Java floats) times weight^T on the kernel, plus the bias: [lead..., out] in {@code m}. */
+    private NDArray kernelLinear(float[] x, Name weight, Name bias, int l, NDManager m, Shape lead) {
+        NDArray y = gemvs.get(key(weight, l)).apply(x, m, lead);
+        NDArray b = weight(bias, l);
+        return b == null ? y : y.add(b);
+    }
+
+    /** Rows of x [..., in]: the product of its leading dimensions. */
+    private static int rows(NDArray x) {
+        Shape s = x.getShape();
+        return Math.toIntExact(s.size() / s.get(s.dimension() - 1));
     }
 
     private NDArray mlp(Normed input, int l) {

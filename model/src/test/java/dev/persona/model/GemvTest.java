@@ -310,7 +310,7 @@ class GemvTest {
     void javaRotaryEmbeddingMatchesLibtorchsWithinFloatRounding() {
         Random r = new Random(29);
         int rows = 4, heads = 3, d = 16;
-        int[] positions = {0, 7, 300, 4095};
+        long[] positions = {0, 7, 300, 4095};
         float[] freqs = RopeScaling.NONE.inverseFrequencies(d, 10000);
         float[] x = new float[rows * heads * d];
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
