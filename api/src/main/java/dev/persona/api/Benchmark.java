@@ -76,15 +76,14 @@ public final class Benchmark {
             ModelConfig c = m.config();
             long rssAfterLoad = RuntimeBench.currentRssBytes();
             long mapped = RuntimeBench.mappedResidentBytes(".safetensors");
-            double peak = RuntimeBench.matmulPeakGflops(m, 2048, 5);
-            p.note(String.format(Locale.ROOT, "matmul peak %.1f GFLOP/s", peak));
-            List<PrefillRow> prefills = new ArrayList<>();
+            List<RuntimeBench.Prefill> prefillRuns = new ArrayList<>();
+            List<Long> rssAfterPrefill = new ArrayList<>();
             int[][] prefillCases = o.batch() != null ? new int[][] {{o.batch(), o.promptTokens()}} : new int[][] {{1, o.promptTokens()}, {8, 128}};
             for (int[] pc : prefillCases) {
                 RuntimeBench.Prefill r = RuntimeBench.prefill(m, pc[0], pc[1], 3);
-                prefills.add(new PrefillRow(r.batch(), r.tokens(), r.tokensPerSecond(), r.usefulGflops(), r.usefulGflops() / peak, RuntimeBench.currentRssBytes()));
-                p.note(String.format(Locale.ROOT, "prefill %dx%d: %.0f tok/s, %.1f GFLOP/s (%.0f%% of the matmul peak)", r.batch(), r.tokens(),
-                        r.tokensPerSecond(), r.usefulGflops(), 100 * r.usefulGflops() / peak));
+                prefillRuns.add(r);
+                rssAfterPrefill.add(RuntimeBench.currentRssBytes());
+                p.note(String.format(Locale.ROOT, "prefill %dx%d: %.0f tok/s, %.1f GFLOP/s", r.batch(), r.tokens(), r.tokensPerSecond(), r.usefulGflops()));
             }
             List<DecodeRow> decodes = new ArrayList<>();
             for (int b : o.batch() != null ? List.of(o.batch()) : o.decodeBatches()) {
@@ -94,8 +93,17 @@ public final class Benchmark {
                 decodes.add(new DecodeRow(d.batch(), d.promptTokens(), d.newTokens(), d.tokensPerSecond(), d.timedRuns()));
                 p.note(String.format(Locale.ROOT, "decode batch %d: %.1f tok/s", b, d.tokensPerSecond()));
             }
-            // the peak is read before the bandwidth probe, whose 1 GiB buffer is not the model's memory
+            // the peak is read before the probes of the machine (the matmul's three 16 MB matrices, the bandwidth
+            // probe's 1 GiB buffer), which are not the model's memory: it is what loading, prefill and decode held
             long rss = RuntimeBench.peakRssBytes();
+            double peak = RuntimeBench.matmulPeakGflops(m, 2048, 5);
+            p.note(String.format(Locale.ROOT, "matmul peak %.1f GFLOP/s", peak));
+            List<PrefillRow> prefills = new ArrayList<>();
+            for (int i = 0; i < prefillRuns.size(); i++) {
+                RuntimeBench.Prefill r = prefillRuns.get(i);
+                prefills.add(new PrefillRow(r.batch(), r.tokens(), r.tokensPerSecond(), r.usefulGflops(), r.usefulGflops() / peak, rssAfterPrefill.get(i)));
+                p.note(String.format(Locale.ROOT, "prefill %dx%d: %.0f%% of the matmul peak", r.batch(), r.tokens(), 100 * r.usefulGflops() / peak));
+            }
             // 1 GiB: far past any cache on the machines Persona runs on, small next to the weights it is compared with
             double bandwidth = RuntimeBench.memoryBandwidthGbps(m, 1L << 30, 5);
             p.note(String.format(Locale.ROOT, "memory read bandwidth %.1f GB/s", bandwidth));

@@ -10,6 +10,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -238,8 +239,8 @@ final class Gemv {
         // the BF16 loop reads the inputs split into even and odd elements: split once per product, not per piece
         float[] split = bf16 ? GemvKernel.splitPairs(x, rows, in) : null;
         // small products are not worth a hand-off
-        int grain = (int) Math.max(1, Pool.GRAIN_BYTES / ((long) in * (bf16 ? 2 : 4)));
-        POOL.run((from, to) -> part(x, split, rows, y, from, to), out, grain, (long) out * in < 65536);
+        int step = (int) Math.max(1, Pool.STEP_BYTES / ((long) in * (bf16 ? 2 : 4)));
+        POOL.run((from, to) -> part(x, split, rows, y, from, to), out, step, (long) out * in < 65536);
     }
 
     /**
@@ -257,8 +258,8 @@ final class Gemv {
         double best = 0;
         for (int r = 0; r <= reps; r++) {
             long t0 = System.nanoTime();
-            // claimed as a product's rows are, in pieces shrinking to the same grain
-            POOL.run((from, to) -> sums.add(GemvKernel.sum(b, from, to)), n, (int) (Pool.GRAIN_BYTES / 4), false);
+            // split and claimed as a product's rows are
+            POOL.run((from, to) -> sums.add(GemvKernel.sum(b, from, to)), n, (int) (Pool.STEP_BYTES / 4), false);
             double gbps = 4.0 * n / ((System.nanoTime() - t0) / 1e9) / 1e9;
             // the first pass compiles the loop
             if (r > 0) best = Math.max(best, gbps);
@@ -317,32 +318,40 @@ final class Gemv {
     }
 
     /**
+     * Runs {@code task} over [0, total) on every thread of the product pool, claimed in steps of
+     * {@code step} indices as a product's rows are (for tests of the pool).
+     */
+    static void runShared(Task task, int total, int step) {
+        POOL.run(task, total, step, false);
+    }
+
+    /**
      * Worker threads that take a share of each product. A product lasts tens of microseconds to a
      * few milliseconds and a decode step runs hundreds of them back to back, so workers spin for a
      * while after a product before parking: waking a parked thread costs about as much as a small
      * product. One caller at a time uses the workers; a second concurrent caller computes alone.
      *
-     * <p>Threads claim the work in turn, in pieces of a fraction of what is left ({@code 1 / (2 x
-     * threads)}, "guided" scheduling) down to a grain of {@link #GRAIN_BYTES} of weights: long
-     * contiguous streams first, and at the end pieces small enough that no thread waits long for
-     * another's last one. With 8 equal pieces a thread, a 0.5B model's decode step spent 5.5 of its
-     * 65 ms waiting so (the 545 MB output head came in 34 MB pieces); equal pieces of 64 KB, on
-     * the other hand, made the step a third slower (measured).
+     * <p>Each thread streams one contiguous share of the rows (the hardware prefetcher follows one
+     * stream per thread), and a thread done with its share takes the back half of the largest share
+     * left ({@link Job}). On a 2-core virtual machine another process preempts one of the threads a
+     * few times a second, for up to 30 ms: with shares claimed for good, the other thread then waited
+     * for the whole share; now it takes over what the preempted thread has not started, and waits at
+     * most for the step in flight. A caller that has waited longer than {@link #WAIT_SPIN_NANOS}
+     * parks in short naps, so that its core goes idle and the scheduler can move the preempted
+     * worker onto it (measured: waits of 4-32 ms, 2-5 a second, became rare).
      */
     private static final class Pool {
         private static final long SPIN_NANOS = Long.getLong("persona.gemv.spin-micros", 200) * 1000;
-        /** The smallest piece a thread claims, in bytes of weights. */
-        static final long GRAIN_BYTES = 256 * 1024;
+        private static final long WAIT_SPIN_NANOS = 30_000;
+        /** The rows a thread claims at a time, in bytes of weights: the most another thread can be left waiting for. */
+        static final long STEP_BYTES = 64 * 1024;
         private final Worker[] workers;
-        /** Pieces are this fraction of the work left: 2 per thread. */
-        private final int divisor;
         private final ReentrantLock lock = new ReentrantLock();
 
         Pool(int threads) {
             workers = new Worker[threads - 1];
-            divisor = 2 * threads;
             for (int i = 0; i < workers.length; i++) {
-                workers[i] = new Worker();
+                workers[i] = new Worker(i + 1);
                 Thread t = new Thread(workers[i], "persona-gemv-" + (i + 1));
                 t.setDaemon(true);
                 workers[i].thread = t;
@@ -351,21 +360,25 @@ final class Gemv {
         }
 
         /**
-         * Runs {@code task} over [0, total) on every thread at once, in pieces of at least
-         * {@code grain} (but the last); {@code alone}: all on the caller, in one piece.
+         * Runs {@code task} over [0, total) on every thread at once, in steps of at most {@code
+         * step}; {@code alone}: all on the caller, in one piece.
          */
-        void run(Task task, int total, int grain, boolean alone) {
+        void run(Task task, int total, int step, boolean alone) {
             if (workers.length == 0 || alone || !lock.tryLock()) {
                 task.run(0, total);
                 return;
             }
             try {
-                Job job = new Job(task, total, Math.max(1, grain), divisor);
+                Job job = new Job(task, total, Math.max(1, step), workers.length + 1);
                 for (Worker w : workers) w.give(job);
-                job.work();
-                // wait for the pieces other threads claimed, not for the threads: a worker that wakes
+                job.work(0);
+                // wait for the steps other threads have in flight, not for the threads: a worker that wakes
                 // late (a parked thread takes tens of microseconds) finds nothing left and costs nothing
-                while (!job.finished()) Thread.onSpinWait();
+                long spinUntil = System.nanoTime() + WAIT_SPIN_NANOS;
+                while (!job.finished()) {
+                    if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+                    else LockSupport.parkNanos(10_000);
+                }
                 Throwable failed = job.failure.get();
                 if (failed != null) throw new IllegalStateException("a gemv worker failed: " + failed, failed);
             } finally {
@@ -379,57 +392,123 @@ final class Gemv {
         void run(int from, int to);
     }
 
+    /**
+     * One run of a task over [0, total), split into one contiguous share per thread. A thread runs
+     * its share front to back, claiming a step at a time; when its share is done it takes the back
+     * half of the largest share left, or all of it when under two steps are left (what lies beyond
+     * a share's next index is unclaimed, even while its thread runs a step).
+     */
     private static final class Job {
         final Task task;
         final int total;
-        final int grain;
-        final int divisor;
-        /** The first index nobody has claimed. */
-        final AtomicInteger next = new AtomicInteger();
-        /** Indices whose pieces have run (or were given up after a failure). */
+        final int step;
+        /** Per thread: its share's next index in the high 32 bits, its end in the low 32. */
+        final AtomicLong[] shares;
+        /** Indices whose steps have run (or were given up after a failure). */
         final AtomicInteger done = new AtomicInteger();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
 
-        Job(Task task, int total, int grain, int divisor) {
+        Job(Task task, int total, int step, int threads) {
             this.task = task;
             this.total = total;
-            this.grain = grain;
-            this.divisor = divisor;
+            this.step = step;
+            shares = new AtomicLong[threads];
+            for (int t = 0; t < threads; t++) {
+                shares[t] = new AtomicLong(pack((int) ((long) total * t / threads), (int) ((long) total * (t + 1) / threads)));
+            }
+        }
+
+        private static long pack(int next, int end) {
+            return ((long) next << 32) | (end & 0xffffffffL);
+        }
+
+        private static int next(long share) {
+            return (int) (share >>> 32);
+        }
+
+        private static int end(long share) {
+            return (int) share;
         }
 
         /**
-         * Claims and runs pieces until none is left. A failure is recorded and the unclaimed rest
-         * given up (counted as done, so that the caller stops waiting), for the caller to report.
+         * Runs steps of thread {@code slot}'s share, then of shares taken from others, until none is
+         * left. A failure is recorded and every unclaimed index given up (counted as done, so that
+         * the caller stops waiting), for the caller to report.
          */
-        void work() {
+        void work(int slot) {
+            AtomicLong mine = shares[slot];
             try {
                 while (true) {
-                    int from = next.get();
-                    if (from >= total) return;
-                    int to = (int) Math.min(total, from + Math.max(grain, (long) (total - from) / divisor));
-                    if (!next.compareAndSet(from, to)) continue;
+                    long v = mine.get();
+                    int next = next(v), end = end(v);
+                    if (next >= end) {
+                        if (!takeFromOthers(mine)) return;
+                        continue;
+                    }
+                    int to = (int) Math.min(end, (long) next + step);
+                    if (!mine.compareAndSet(v, pack(to, end))) continue;
                     try {
-                        task.run(from, to);
+                        task.run(next, to);
                     } finally {
-                        done.addAndGet(to - from);
+                        done.addAndGet(to - next);
                     }
                 }
             } catch (Throwable t) {
                 failure.compareAndSet(null, t);
-                int from = next.getAndSet(total);
-                if (from < total) done.addAndGet(total - from);
+                for (AtomicLong share : shares) {
+                    while (true) {
+                        long v = share.get();
+                        int next = next(v), end = end(v);
+                        if (next >= end) break;
+                        if (share.compareAndSet(v, pack(end, end))) {
+                            done.addAndGet(end - next);
+                            break;
+                        }
+                    }
+                }
             }
         }
 
-        /** Whether every index has been run (or given up); the results of every piece are then visible. */
+        /** Moves part of the largest share left into {@code mine} (whose own share is done); false when nothing is left. */
+        private boolean takeFromOthers(AtomicLong mine) {
+            while (true) {
+                AtomicLong victim = null;
+                long seen = 0;
+                int most = 0;
+                for (AtomicLong share : shares) {
+                    long v = share.get();
+                    int left = end(v) - next(v);
+                    if (left > most) {
+                        most = left;
+                        victim = share;
+                        seen = v;
+                    }
+                }
+                if (victim == null) return false;
+                int next = next(seen), end = end(seen);
+                int cut = end - next >= 2 * step ? next + (end - next) / 2 : next;
+                if (victim.compareAndSet(seen, pack(next, cut))) {
+                    // only this thread writes its own exhausted share (others take from a share only while indices are left)
+                    mine.set(pack(cut, end));
+                    return true;
+                }
+            }
+        }
+
+        /** Whether every index has been run (or given up); the results of every step are then visible. */
         boolean finished() {
             return done.get() >= total;
         }
     }
 
     private static final class Worker implements Runnable {
+        final int slot;
         volatile Thread thread;
         private volatile Job job;
+
+        Worker(int slot) {
+            this.slot = slot;
+        }
 
         void give(Job j) {
             job = j;
@@ -439,7 +518,7 @@ final class Gemv {
         @Override
         public void run() {
             while (true) {
-                await().work();
+                await().work(slot);
             }
         }
 

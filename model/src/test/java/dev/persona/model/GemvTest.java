@@ -260,6 +260,50 @@ class GemvTest {
     }
 
     @Test
+    void thePoolRunsEveryIndexOnceWhateverTheSplit() {
+        Random r = new Random(29);
+        for (int trial = 0; trial < 300; trial++) {
+            int total = 1 + r.nextInt(trial < 50 ? 8 : 5000);
+            int step = 1 + r.nextInt(trial % 3 == 0 ? 3 : 400);
+            java.util.concurrent.atomic.AtomicIntegerArray runs = new java.util.concurrent.atomic.AtomicIntegerArray(total);
+            Gemv.runShared((from, to) -> {
+                assertTrue(from < to && to - from <= step, "a step of [" + from + ", " + to + ") for steps of " + step);
+                for (int i = from; i < to; i++) runs.incrementAndGet(i);
+            }, total, step);
+            for (int i = 0; i < total; i++) assertEquals(1, runs.get(i), "index " + i + " of " + total + " (steps of " + step + ")");
+        }
+    }
+
+    @Test
+    void aStalledThreadsUnstartedRowsAreTakenOver() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2, "one core: the pool has no worker to stall");
+        int total = 20_000, step = 50, stalled = total / 2;
+        String[] ranBy = new String[total];
+        java.util.concurrent.atomic.AtomicReference<String> staller = new java.util.concurrent.atomic.AtomicReference<>();
+        Gemv.runShared((from, to) -> {
+            if (from == stalled) {
+                // as a thread preempted by another process in the middle of its first step
+                staller.set(Thread.currentThread().getName());
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            double busy = 0;
+            for (int i = from; i < to; i++) {
+                for (int k = 0; k < 2000; k++) busy += Math.sqrt(i + k);
+                ranBy[i] = Thread.currentThread().getName() + (busy < 0 ? "" : "");
+            }
+        }, total, step);
+        assertTrue(staller.get() != null, "no step started at index " + stalled);
+        long takenOver = java.util.stream.IntStream.range(stalled + step, total).filter(i -> !ranBy[i].equals(staller.get())).count();
+        // the stalled thread's share beyond its step in flight was all there was left to do once the other finished its own
+        assertTrue(takenOver > (total - stalled - step) / 2, takenOver + " of the stalled share's " + (total - stalled - step) + " later indices ran on other threads");
+        for (int i = 0; i < total; i++) assertTrue(ranBy[i] != null, "index " + i + " never ran");
+    }
+
+    @Test
     void aFailingProductIsReportedAndTheWorkersStayUsable() {
         int out = 4864, in = 896;
         Random r = new Random(21);
