@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.persona.model.ChatModel;
 import dev.persona.model.GenerationOptions;
 import dev.persona.model.Generator;
+import dev.persona.model.ParallelBatches;
 import dev.persona.model.PersonaException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -92,27 +93,40 @@ public final class Extraction {
         Journal gen = new Journal(out.resolve("generations.jsonl"), runId);
         GenerationOptions base = new GenerationOptions(o.maxTokens(), 1.0, 1.0, 0, 0, null);
         int batches = (samples.size() + o.batchSize() - 1) / o.batchSize();
+        List<Integer> todo = new ArrayList<>();
         for (int b = 0; b < batches; b++) {
-            List<Sample> batch = samples.subList(b * o.batchSize(), Math.min(samples.size(), (b + 1) * o.batchSize()));
-            if (batch.stream().allMatch(s -> gen.has(s.key()))) {
+            if (batch(samples, b, o.batchSize()).stream().allMatch(s -> gen.has(s.key()))) {
                 if (progress != null) progress.update("generate", b + 1, batches);
-                continue;
+            } else {
+                todo.add(b);
             }
-            List<int[]> prompts = new ArrayList<>();
-            for (Sample s : batch) prompts.add(model.encode(s.prompt(), true));
-            // the seed of a batch depends only on its index, so a resumed run samples exactly what it would have
-            GenerationOptions opt = new GenerationOptions(base.maxNewTokens(), 1.0, 1.0, 0, o.seed() * 1_000_003L + b, model.stopIds());
-            List<int[]> outs = new Generator(model.model()).generate(prompts, opt);
-            List<ObjectNode> recs = new ArrayList<>();
-            for (int i = 0; i < batch.size(); i++) {
-                ObjectNode r = gen.newRecord(batch.get(i).key());
-                r.put("text", model.tokenizer().decode(outs.get(i), true));
-                var ids = r.putArray("ids");
-                for (int id : outs.get(i)) ids.add(id);
-                recs.add(r);
-            }
-            gen.append(recs);
-            if (progress != null) progress.update("generate", b + 1, batches);
+        }
+        int[] finished = {batches - todo.size()};
+        try {
+            ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()), i -> {
+                int b = todo.get(i);
+                List<int[]> prompts = new ArrayList<>();
+                for (Sample s : batch(samples, b, o.batchSize())) prompts.add(model.encode(s.prompt(), true));
+                // the seed of a batch depends only on its index, so a resumed run samples exactly what it would have
+                GenerationOptions opt = new GenerationOptions(base.maxNewTokens(), 1.0, 1.0, 0, o.seed() * 1_000_003L + b, model.stopIds());
+                return new Generator(model.model()).generate(prompts, opt);
+            }, (i, outs) -> {
+                List<Sample> batch = batch(samples, todo.get(i), o.batchSize());
+                List<ObjectNode> recs = new ArrayList<>();
+                for (int k = 0; k < batch.size(); k++) {
+                    ObjectNode r = gen.newRecord(batch.get(k).key());
+                    r.put("text", model.tokenizer().decode(outs.get(k), true));
+                    var ids = r.putArray("ids");
+                    for (int id : outs.get(k)) ids.add(id);
+                    recs.add(r);
+                }
+                gen.append(recs);
+                if (progress != null) progress.update("generate", ++finished[0], batches);
+            });
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
         Map<String, String> texts = new LinkedHashMap<>();
         Map<String, int[]> ids = new LinkedHashMap<>();
@@ -197,22 +211,36 @@ public final class Extraction {
         List<Sample> keptSamples = new ArrayList<>();
         java.util.Set<String> keptSet = new java.util.HashSet<>(kept);
         for (Sample s : samples) if (keptSet.contains(s.pairKey())) keptSamples.add(s);
-        for (int from = 0; from < keptSamples.size(); from += captureBatch) {
-            List<Sample> batch = keptSamples.subList(from, Math.min(keptSamples.size(), from + captureBatch));
-            List<int[]> seqs = new ArrayList<>();
-            int[] promptLens = new int[batch.size()];
-            for (int i = 0; i < batch.size(); i++) {
-                int[] p = model.encode(batch.get(i).prompt(), true);
-                int[] r = ids.get(batch.get(i).key());
-                int[] seq = java.util.Arrays.copyOf(p, p.length + r.length);
-                System.arraycopy(r, 0, seq, p.length, r.length);
-                seqs.add(seq);
-                promptLens[i] = p.length;
-            }
-            List<ActivationSummaries> sums = ActivationSummaries.compute(model.model(), seqs, promptLens);
-            for (int i = 0; i < batch.size(); i++) summaries.put(batch.get(i).key(), sums.get(i));
-            if (progress != null) progress.update("capture", Math.min(keptSamples.size(), from + captureBatch), keptSamples.size());
+        int captures = (keptSamples.size() + captureBatch - 1) / captureBatch;
+        try {
+            ParallelBatches.run(captures, ParallelBatches.threadsFor(model.model()), c -> {
+                List<Sample> batch = batch(keptSamples, c, captureBatch);
+                List<int[]> seqs = new ArrayList<>();
+                int[] promptLens = new int[batch.size()];
+                for (int i = 0; i < batch.size(); i++) {
+                    int[] p = model.encode(batch.get(i).prompt(), true);
+                    int[] r = ids.get(batch.get(i).key());
+                    int[] seq = java.util.Arrays.copyOf(p, p.length + r.length);
+                    System.arraycopy(r, 0, seq, p.length, r.length);
+                    seqs.add(seq);
+                    promptLens[i] = p.length;
+                }
+                return ActivationSummaries.compute(model.model(), seqs, promptLens);
+            }, (c, sums) -> {
+                List<Sample> batch = batch(keptSamples, c, captureBatch);
+                for (int i = 0; i < batch.size(); i++) summaries.put(batch.get(i).key(), sums.get(i));
+                if (progress != null) progress.update("capture", Math.min(keptSamples.size(), (c + 1) * captureBatch), keptSamples.size());
+            });
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
         return new Result(samples, texts, ids, trait, coh, filter, kept, summaries);
+    }
+
+    /** Samples of generation batch {@code b}. */
+    private static List<Sample> batch(List<Sample> samples, int b, int size) {
+        return samples.subList(b * size, Math.min(samples.size(), (b + 1) * size));
     }
 }

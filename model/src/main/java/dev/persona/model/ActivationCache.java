@@ -12,11 +12,15 @@ import java.util.Set;
  * decode step) adds one {@link FloatTensor} per hook; {@link #get} joins them along the position
  * axis. Values are captured after any intervention at the same hook, i.e. what flows on.
  * Closing it stops the capture; the captured values stay readable.
+ *
+ * <p>A cache records the passes run on the thread that opened it, so that passes run side by side
+ * on other threads (for example {@link ParallelBatches}) each fill their own cache.
  */
 public final class ActivationCache implements AutoCloseable {
     private final Set<String> names;
     private final Map<String, List<FloatTensor>> passes = new LinkedHashMap<>();
     private final Runnable onClose;
+    private final Thread owner = Thread.currentThread();
 
     ActivationCache(Set<String> names, Runnable onClose) {
         this.names = names;
@@ -28,8 +32,14 @@ public final class ActivationCache implements AutoCloseable {
         return Collections.unmodifiableSet(names);
     }
 
+    /** Whether a pass on the calling thread records {@code name} here. */
     boolean wants(String name) {
-        return names.contains(name);
+        return Thread.currentThread() == owner && names.contains(name);
+    }
+
+    /** Whether passes on the calling thread record here at all. */
+    boolean recordsThisThread() {
+        return Thread.currentThread() == owner;
     }
 
     synchronized void record(String name, FloatTensor value) {

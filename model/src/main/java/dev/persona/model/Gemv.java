@@ -293,31 +293,6 @@ final class Gemv {
     }
 
     /**
-     * libtorch's intra-op threads for the calling thread set to one until closed (the setting is per
-     * calling thread in OpenMP). Passes whose products go through here keep libtorch to one thread:
-     * OpenMP's workers spin after each parallel region, on the very cores this path's workers need
-     * (measured: 0.5B batch-1 decode 4.7 tok/s with them spinning, 12.8 without).
-     */
-    static final class TorchThreads implements AutoCloseable {
-        private final int before;
-
-        private TorchThreads(int before) {
-            this.before = before;
-        }
-
-        static TorchThreads one() {
-            int before = ai.djl.pytorch.jni.JniUtils.getNumThreads();
-            if (before != 1) ai.djl.pytorch.jni.JniUtils.setNumThreads(1);
-            return new TorchThreads(before);
-        }
-
-        @Override
-        public void close() {
-            if (before != 1) ai.djl.pytorch.jni.JniUtils.setNumThreads(before);
-        }
-    }
-
-    /**
      * Runs {@code task} over [0, total) on every thread of the product pool, claimed in steps of
      * {@code step} indices as a product's rows are (for tests of the pool).
      */

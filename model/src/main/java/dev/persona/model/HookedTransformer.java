@@ -561,17 +561,20 @@ public final class HookedTransformer implements AutoCloseable {
         return () -> interventions.remove(r);
     }
 
-    /** Whether a capture is registered: then every pass must run every row it was given. */
+    /** Whether a capture records this thread's passes: then every pass must run every row it was given. */
     boolean capturing() {
-        return !captures.isEmpty();
+        for (ActivationCache c : captures) {
+            if (c.recordsThisThread()) return true;
+        }
+        return false;
     }
 
-    /** Starts capturing the named hooks; stops when the returned cache is closed. */
+    /** Starts capturing the named hooks in passes on the calling thread; stops when the returned cache is closed. */
     public ActivationCache capture(String... hooks) {
         return capture(List.of(hooks));
     }
 
-    /** Starts capturing the named hooks; stops when the returned cache is closed. */
+    /** Starts capturing the named hooks in passes on the calling thread; stops when the returned cache is closed. */
     public ActivationCache capture(List<String> hooks) {
         for (String h : hooks) checkHook(h);
         ActivationCache[] holder = new ActivationCache[1];
@@ -701,7 +704,7 @@ public final class HookedTransformer implements AutoCloseable {
             return pass(step, ids, info, keyValid, cache, slot, lastOnly);
         }
         // the products run on Persona's threads: libtorch's own pool would only spin on the same cores
-        try (Gemv.TorchThreads solo = Gemv.TorchThreads.one()) {
+        try (LibtorchThreads solo = LibtorchThreads.one()) {
             return pass(step, ids, info, keyValid, cache, slot, lastOnly);
         }
     }

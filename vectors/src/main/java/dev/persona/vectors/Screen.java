@@ -3,6 +3,7 @@ package dev.persona.vectors;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
 import dev.persona.model.GenerationOptions;
+import dev.persona.model.ParallelBatches;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.persona.extract.Journal;
 import java.io.IOException;
@@ -105,22 +106,40 @@ public final class Screen {
     private static List<String> baseReplies(ChatModel model, List<List<ChatMessage>> prompts, int maxTokens, Journal journal,
                                             BiConsumer<Integer, Integer> progress, int batch) throws IOException {
         String[] replies = new String[prompts.size()];
-        for (int from = 0; from < prompts.size(); from += batch) {
-            int to = Math.min(prompts.size(), from + batch);
+        int batches = (prompts.size() + batch - 1) / batch;
+        List<Integer> todo = new ArrayList<>();
+        for (int b = 0; b < batches; b++) {
+            int from = b * batch, to = Math.min(prompts.size(), from + batch);
             boolean done = journal != null;
             for (int i = from; i < to && done; i++) done = journal.has(Integer.toString(i));
             if (done) {
                 for (int i = from; i < to; i++) replies[i] = journal.get(Integer.toString(i)).get("text").asText();
+                if (progress != null) progress.accept(to, prompts.size());
             } else {
-                List<String> made = model.reply(prompts.subList(from, to), GenerationOptions.greedy(maxTokens));
+                todo.add(b);
+            }
+        }
+        int[] finished = {(batches - todo.size()) * batch};
+        try {
+            // batches side by side where passes cost per operation (narrow models on the CPU); greedy, so the same replies
+            ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()), k -> {
+                int from = todo.get(k) * batch, to = Math.min(prompts.size(), from + batch);
+                return model.reply(prompts.subList(from, to), GenerationOptions.greedy(maxTokens));
+            }, (k, made) -> {
+                int from = todo.get(k) * batch, to = Math.min(prompts.size(), from + batch);
                 List<ObjectNode> records = new ArrayList<>();
                 for (int i = from; i < to; i++) {
                     replies[i] = made.get(i - from);
                     if (journal != null) records.add(journal.newRecord(Integer.toString(i)).put("text", replies[i]));
                 }
                 if (journal != null) journal.append(records);
-            }
-            if (progress != null) progress.accept(to, prompts.size());
+                finished[0] += to - from;
+                if (progress != null) progress.accept(Math.min(finished[0], prompts.size()), prompts.size());
+            });
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
         return List.of(replies);
     }
