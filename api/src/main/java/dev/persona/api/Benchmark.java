@@ -33,7 +33,7 @@ public final class Benchmark {
         public Options {
             if (compute == null) compute = Compute.cpu();
             if (promptTokens < 1) throw new PersonaException("--prompt-tokens " + promptTokens + " is below 1", "pass 1 or more");
-            if (newTokens < 3) throw new PersonaException("--new-tokens " + newTokens + " is below 3", "pass 3 or more (decode is timed from the third new token)");
+            if (newTokens < 2) throw new PersonaException("--new-tokens " + newTokens + " is below 2", "pass 2 or more (decode is timed from the second new token, after the prefill)");
             decodeBatches = decodeBatches == null ? List.of(1, 4, 16, 32, 64) : List.copyOf(decodeBatches);
         }
 
@@ -47,9 +47,9 @@ public final class Benchmark {
     public record PrefillRow(int batch, int tokens, double tokensPerS, double usefulGflops, double fractionOfPeak, long rssAfterBytes) { }
 
     /**
-     * One decode: batch, prompt and new tokens, tokens per second over all rows (new tokens - 2 steps
-     * over the time of a full generation less that of a 2-token one, each the best of
-     * {@code timedRuns} runs: 3 for batches up to 4, after at least 64 warm-up decode steps; else 1
+     * One decode: batch, prompt and new tokens, tokens per second over all rows (new tokens - 1
+     * decode steps over the time from the end of the prefill to the end of the generation, the best
+     * of {@code timedRuns} runs: 3 for batches up to 4, after at least 64 warm-up decode steps; else 1
      * after one warm-up run).
      */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)

@@ -76,7 +76,8 @@ class CliTest {
         assertEquals(1, decode.get(0).get("batch").asInt());
         assertEquals(3, decode.get(0).get("timed_runs").asInt(), "batch 1 is the best of three runs");
         double tokS = decode.get(0).get("tokens_per_s").asDouble();
-        assertTrue(tokS > 0, "decode " + tokS);
+        // session 8's subtraction of a 2-token run gave 6e9 tok/s when a noisy prefill outweighed the steps
+        assertTrue(tokS > 0 && tokS < 1e6, "decode " + tokS + " tok/s is not a measurement of decode steps");
         long held = j.get("held_weight_bytes").asLong();
         // the batch-1 weight stream is every held weight once per token, and its fraction is of the same run's bandwidth
         assertEquals(tokS * held / 1e9, j.get("decode_b1_weight_stream_gbps").asDouble(), 1e-9 * Math.max(1, tokS * held / 1e9));

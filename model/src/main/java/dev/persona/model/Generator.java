@@ -24,6 +24,8 @@ public final class Generator {
 
     /** Rows the last prefill pass ran (fewer than the batch when rows shared prompts). */
     int lastPrefillRows;
+    /** {@link System#nanoTime} when the last run's prefill had returned its logits: its decode steps ran after. */
+    long lastPrefillEndNanos;
 
     /** One row's result: the new tokens (stop token excluded) and why it ended. */
     public record Result(int[] tokens, boolean stopped) { }
@@ -132,6 +134,7 @@ public final class Generator {
         int vocab = c.vocabSize();
         try (KVCache cache = new KVCache(model.manager(), c, b, capacity)) {
             float[] logits = prefill(prompts, t, ids, pos, valid, keyValid, cache);
+            lastPrefillEndNanos = System.nanoTime();
             int slot = t;
             for (int n = 0; n < options.maxNewTokens(); n++) {
                 long[] next = new long[b];
