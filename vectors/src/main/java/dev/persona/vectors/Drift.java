@@ -3,6 +3,7 @@ package dev.persona.vectors;
 import dev.persona.extract.ActivationSummaries;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
+import dev.persona.model.ParallelBatches;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -24,24 +25,35 @@ public final class Drift {
 
     /** Mean last-prompt-token activation at {@code layer} over {@code prompts}, {@code rows} prompts per forward pass (float rounding depends on it). */
     public static double[] meanLastPrompt(ChatModel model, List<List<ChatMessage>> prompts, int layer, int rows) {
-        double[] sum = null;
-        for (int from = 0; from < prompts.size(); from += rows) {
-            List<int[]> seqs = new ArrayList<>();
-            List<List<ChatMessage>> batch = prompts.subList(from, Math.min(prompts.size(), from + rows));
-            int[] lens = new int[batch.size()];
-            for (int i = 0; i < batch.size(); i++) {
-                int[] ids = model.encode(batch.get(i), true);
-                seqs.add(ids);
-                lens[i] = ids.length;
-            }
-            for (ActivationSummaries s : ActivationSummaries.compute(model.model(), seqs, lens)) {
-                float[] x = s.promptLast()[layer];
-                if (sum == null) sum = new double[x.length];
-                for (int i = 0; i < x.length; i++) sum[i] += x[i];
-            }
+        double[][] sum = {null};
+        int batches = (prompts.size() + rows - 1) / rows;
+        try {
+            // batches side by side where passes cost per operation (narrow models on the CPU); summed in batch order
+            ParallelBatches.run(batches, ParallelBatches.threadsFor(model.model()), k -> {
+                List<int[]> seqs = new ArrayList<>();
+                List<List<ChatMessage>> batch = prompts.subList(k * rows, Math.min(prompts.size(), (k + 1) * rows));
+                int[] lens = new int[batch.size()];
+                for (int i = 0; i < batch.size(); i++) {
+                    int[] ids = model.encode(batch.get(i), true);
+                    seqs.add(ids);
+                    lens[i] = ids.length;
+                }
+                return ActivationSummaries.compute(model.model(), seqs, lens);
+            }, (k, summaries) -> {
+                for (ActivationSummaries s : summaries) {
+                    float[] x = s.promptLast()[layer];
+                    if (sum[0] == null) sum[0] = new double[x.length];
+                    for (int i = 0; i < x.length; i++) sum[0][i] += x[i];
+                }
+            });
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
-        for (int i = 0; i < sum.length; i++) sum[i] /= prompts.size();
-        return sum;
+        double[] mean = sum[0];
+        for (int i = 0; i < mean.length; i++) mean[i] /= prompts.size();
+        return mean;
     }
 
     /** (checkpoint - base) . v / |v|. */

@@ -9,6 +9,7 @@ import dev.persona.extract.Judge;
 import dev.persona.extract.JudgeRequest;
 import dev.persona.model.ChatMessage;
 import dev.persona.model.ChatModel;
+import dev.persona.model.ParallelBatches;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -79,8 +80,11 @@ public final class Monitor {
                                 BiConsumer<Integer, Integer> progress, int batch) throws IOException {
         if (batch < 1) throw new IllegalArgumentException("batch " + batch);
         Row[] rows = new Row[items.size()];
-        for (int from = 0; from < items.size(); from += batch) {
-            int to = Math.min(items.size(), from + batch);
+        int batches = (items.size() + batch - 1) / batch;
+        List<List<Integer>> todo = new ArrayList<>();
+        List<Integer> todoTo = new ArrayList<>();
+        for (int k = 0; k < batches; k++) {
+            int from = k * batch, to = Math.min(items.size(), from + batch);
             List<Integer> unmeasured = new ArrayList<>();
             for (int i = from; i < to; i++) {
                 JsonNode saved = journal == null ? null : journal.get(Integer.toString(i));
@@ -93,8 +97,17 @@ public final class Monitor {
                 rows[i] = new Row(i, items.get(i).condition(), saved.get("prompt_last").asDouble(), Journal.number(saved.get("response")),
                         Journal.number(saved.get("trait_score")), turns);
             }
-            if (!unmeasured.isEmpty()) {
-                List<Row> made = measure(model, items, unmeasured, direction, layer, perTurn, judge, trait, rubric);
+            if (unmeasured.isEmpty()) {
+                if (progress != null) progress.accept(to, items.size());
+            } else {
+                todo.add(unmeasured);
+                todoTo.add(to);
+            }
+        }
+        try {
+            // batches side by side where passes cost per operation (narrow models on the CPU), journaled in order
+            ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()),
+                    k -> measure(model, items, todo.get(k), direction, layer, perTurn, judge, trait, rubric), (k, made) -> {
                 List<ObjectNode> pending = new ArrayList<>();
                 for (Row row : made) {
                     rows[row.index()] = row;
@@ -107,8 +120,12 @@ public final class Monitor {
                     pending.add(r);
                 }
                 if (journal != null) journal.append(pending);
-            }
-            if (progress != null) progress.accept(to, items.size());
+                if (progress != null) progress.accept(todoTo.get(k), items.size());
+            });
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
         return List.of(rows);
     }
