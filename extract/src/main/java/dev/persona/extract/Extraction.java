@@ -102,32 +102,26 @@ public final class Extraction {
             }
         }
         int[] finished = {batches - todo.size()};
-        try {
-            ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()), i -> {
-                int b = todo.get(i);
-                List<int[]> prompts = new ArrayList<>();
-                for (Sample s : batch(samples, b, o.batchSize())) prompts.add(model.encode(s.prompt(), true));
-                // the seed of a batch depends only on its index, so a resumed run samples exactly what it would have
-                GenerationOptions opt = new GenerationOptions(base.maxNewTokens(), 1.0, 1.0, 0, o.seed() * 1_000_003L + b, model.stopIds());
-                return new Generator(model.model()).generate(prompts, opt);
-            }, (i, outs) -> {
-                List<Sample> batch = batch(samples, todo.get(i), o.batchSize());
-                List<ObjectNode> recs = new ArrayList<>();
-                for (int k = 0; k < batch.size(); k++) {
-                    ObjectNode r = gen.newRecord(batch.get(k).key());
-                    r.put("text", model.tokenizer().decode(outs.get(k), true));
-                    var ids = r.putArray("ids");
-                    for (int id : outs.get(k)) ids.add(id);
-                    recs.add(r);
-                }
-                gen.append(recs);
-                if (progress != null) progress.update("generate", ++finished[0], batches);
-            });
-        } catch (IOException | RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()), i -> {
+            int b = todo.get(i);
+            List<int[]> prompts = new ArrayList<>();
+            for (Sample s : batch(samples, b, o.batchSize())) prompts.add(model.encode(s.prompt(), true));
+            // the seed of a batch depends only on its index, so a resumed run samples exactly what it would have
+            GenerationOptions opt = new GenerationOptions(base.maxNewTokens(), 1.0, 1.0, 0, o.seed() * 1_000_003L + b, model.stopIds());
+            return new Generator(model.model()).generate(prompts, opt);
+        }, (i, outs) -> {
+            List<Sample> batch = batch(samples, todo.get(i), o.batchSize());
+            List<ObjectNode> recs = new ArrayList<>();
+            for (int k = 0; k < batch.size(); k++) {
+                ObjectNode r = gen.newRecord(batch.get(k).key());
+                r.put("text", model.tokenizer().decode(outs.get(k), true));
+                var ids = r.putArray("ids");
+                for (int id : outs.get(k)) ids.add(id);
+                recs.add(r);
+            }
+            gen.append(recs);
+            if (progress != null) progress.update("generate", ++finished[0], batches);
+        });
         Map<String, String> texts = new LinkedHashMap<>();
         Map<String, int[]> ids = new LinkedHashMap<>();
         for (Sample s : samples) {
@@ -212,30 +206,24 @@ public final class Extraction {
         java.util.Set<String> keptSet = new java.util.HashSet<>(kept);
         for (Sample s : samples) if (keptSet.contains(s.pairKey())) keptSamples.add(s);
         int captures = (keptSamples.size() + captureBatch - 1) / captureBatch;
-        try {
-            ParallelBatches.run(captures, ParallelBatches.threadsFor(model.model()), c -> {
-                List<Sample> batch = batch(keptSamples, c, captureBatch);
-                List<int[]> seqs = new ArrayList<>();
-                int[] promptLens = new int[batch.size()];
-                for (int i = 0; i < batch.size(); i++) {
-                    int[] p = model.encode(batch.get(i).prompt(), true);
-                    int[] r = ids.get(batch.get(i).key());
-                    int[] seq = java.util.Arrays.copyOf(p, p.length + r.length);
-                    System.arraycopy(r, 0, seq, p.length, r.length);
-                    seqs.add(seq);
-                    promptLens[i] = p.length;
-                }
-                return ActivationSummaries.compute(model.model(), seqs, promptLens);
-            }, (c, sums) -> {
-                List<Sample> batch = batch(keptSamples, c, captureBatch);
-                for (int i = 0; i < batch.size(); i++) summaries.put(batch.get(i).key(), sums.get(i));
-                if (progress != null) progress.update("capture", Math.min(keptSamples.size(), (c + 1) * captureBatch), keptSamples.size());
-            });
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        ParallelBatches.run(captures, ParallelBatches.threadsFor(model.model()), c -> {
+            List<Sample> batch = batch(keptSamples, c, captureBatch);
+            List<int[]> seqs = new ArrayList<>();
+            int[] promptLens = new int[batch.size()];
+            for (int i = 0; i < batch.size(); i++) {
+                int[] p = model.encode(batch.get(i).prompt(), true);
+                int[] r = ids.get(batch.get(i).key());
+                int[] seq = java.util.Arrays.copyOf(p, p.length + r.length);
+                System.arraycopy(r, 0, seq, p.length, r.length);
+                seqs.add(seq);
+                promptLens[i] = p.length;
+            }
+            return ActivationSummaries.compute(model.model(), seqs, promptLens);
+        }, (c, sums) -> {
+            List<Sample> batch = batch(keptSamples, c, captureBatch);
+            for (int i = 0; i < batch.size(); i++) summaries.put(batch.get(i).key(), sums.get(i));
+            if (progress != null) progress.update("capture", Math.min(keptSamples.size(), (c + 1) * captureBatch), keptSamples.size());
+        });
         return new Result(samples, texts, ids, trait, coh, filter, kept, summaries);
     }
 

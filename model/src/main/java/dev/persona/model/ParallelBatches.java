@@ -1,5 +1,6 @@
 package dev.persona.model;
 
+import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -27,9 +28,9 @@ public final class ParallelBatches {
         T run(int batch) throws Exception;
     }
 
-    /** Receives each batch's result, in batch order, on the calling thread. */
+    /** Receives each batch's result, in batch order, on the calling thread (journals append here). */
     public interface Done<T> {
-        void accept(int batch, T result) throws Exception;
+        void accept(int batch, T result) throws IOException;
     }
 
     /**
@@ -46,11 +47,20 @@ public final class ParallelBatches {
      * Runs {@code work} for batches [0, n) on up to {@code threads} threads, at most {@code
      * threads} batches ahead of the oldest unfinished one, and hands each result to {@code done}
      * in batch order. A failing batch stops the run after the batches before it are handed over;
-     * its exception is rethrown (wrapped when checked).
+     * its exception is rethrown as it is (unchecked and I/O exceptions) or wrapped in an
+     * IllegalStateException (other checked ones).
      */
-    public static <T> void run(int n, int threads, Work<T> work, Done<T> done) throws Exception {
+    public static <T> void run(int n, int threads, Work<T> work, Done<T> done) throws IOException {
         if (threads <= 1 || n <= 1) {
-            for (int b = 0; b < n; b++) done.accept(b, work.run(b));
+            for (int b = 0; b < n; b++) {
+                T result;
+                try {
+                    result = work.run(b);
+                } catch (Exception e) {
+                    throw rethrown(e);
+                }
+                done.accept(b, result);
+            }
             return;
         }
         AtomicInteger names = new AtomicInteger();
@@ -75,15 +85,23 @@ public final class ParallelBatches {
                 try {
                     result = ahead.poll().get();
                 } catch (ExecutionException e) {
-                    Throwable cause = e.getCause();
-                    if (cause instanceof Exception ex) throw ex;
-                    if (cause instanceof Error err) throw err;
-                    throw e;
+                    throw rethrown(e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while batch " + b + " ran", e);
                 }
                 done.accept(b, result);
             }
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /** {@code t} as {@link #run} throws it: I/O exceptions as they are, others unchecked. */
+    private static IOException rethrown(Throwable t) {
+        if (t instanceof IOException io) return io;
+        if (t instanceof RuntimeException r) throw r;
+        if (t instanceof Error err) throw err;
+        throw new IllegalStateException(t);
     }
 }

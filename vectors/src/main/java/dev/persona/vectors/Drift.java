@@ -46,10 +46,8 @@ public final class Drift {
                     for (int i = 0; i < x.length; i++) sum[0][i] += x[i];
                 }
             });
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // the batches' results go to memory only: not reached
         }
         double[] mean = sum[0];
         for (int i = 0; i < mean.length; i++) mean[i] /= prompts.size();

@@ -104,29 +104,23 @@ public final class Monitor {
                 todoTo.add(to);
             }
         }
-        try {
-            // batches side by side where passes cost per operation (narrow models on the CPU), journaled in order
-            ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()),
-                    k -> measure(model, items, todo.get(k), direction, layer, perTurn, judge, trait, rubric), (k, made) -> {
-                List<ObjectNode> pending = new ArrayList<>();
-                for (Row row : made) {
-                    rows[row.index()] = row;
-                    if (journal == null) continue;
-                    ObjectNode r = journal.newRecord(Integer.toString(row.index())).put("prompt_last", row.promptLast());
-                    Journal.putNumber(r, "response", row.response());
-                    Journal.putNumber(r, "trait_score", row.traitScore());
-                    ArrayNode turns = r.putArray("per_turn");
-                    for (double t : row.perTurn()) turns.add(t);
-                    pending.add(r);
-                }
-                if (journal != null) journal.append(pending);
-                if (progress != null) progress.accept(todoTo.get(k), items.size());
-            });
-        } catch (IOException | RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        // batches side by side where passes cost per operation (narrow models on the CPU), journaled in order
+        ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()),
+                k -> measure(model, items, todo.get(k), direction, layer, perTurn, judge, trait, rubric), (k, made) -> {
+            List<ObjectNode> pending = new ArrayList<>();
+            for (Row row : made) {
+                rows[row.index()] = row;
+                if (journal == null) continue;
+                ObjectNode r = journal.newRecord(Integer.toString(row.index())).put("prompt_last", row.promptLast());
+                Journal.putNumber(r, "response", row.response());
+                Journal.putNumber(r, "trait_score", row.traitScore());
+                ArrayNode turns = r.putArray("per_turn");
+                for (double t : row.perTurn()) turns.add(t);
+                pending.add(r);
+            }
+            if (journal != null) journal.append(pending);
+            if (progress != null) progress.accept(todoTo.get(k), items.size());
+        });
         return List.of(rows);
     }
 

@@ -120,27 +120,21 @@ public final class Screen {
             }
         }
         int[] finished = {(batches - todo.size()) * batch};
-        try {
-            // batches side by side where passes cost per operation (narrow models on the CPU); greedy, so the same replies
-            ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()), k -> {
-                int from = todo.get(k) * batch, to = Math.min(prompts.size(), from + batch);
-                return model.reply(prompts.subList(from, to), GenerationOptions.greedy(maxTokens));
-            }, (k, made) -> {
-                int from = todo.get(k) * batch, to = Math.min(prompts.size(), from + batch);
-                List<ObjectNode> records = new ArrayList<>();
-                for (int i = from; i < to; i++) {
-                    replies[i] = made.get(i - from);
-                    if (journal != null) records.add(journal.newRecord(Integer.toString(i)).put("text", replies[i]));
-                }
-                if (journal != null) journal.append(records);
-                finished[0] += to - from;
-                if (progress != null) progress.accept(Math.min(finished[0], prompts.size()), prompts.size());
-            });
-        } catch (IOException | RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        // batches side by side where passes cost per operation (narrow models on the CPU); greedy, so the same replies
+        ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()), k -> {
+            int from = todo.get(k) * batch, to = Math.min(prompts.size(), from + batch);
+            return model.reply(prompts.subList(from, to), GenerationOptions.greedy(maxTokens));
+        }, (k, made) -> {
+            int from = todo.get(k) * batch, to = Math.min(prompts.size(), from + batch);
+            List<ObjectNode> records = new ArrayList<>();
+            for (int i = from; i < to; i++) {
+                replies[i] = made.get(i - from);
+                if (journal != null) records.add(journal.newRecord(Integer.toString(i)).put("text", replies[i]));
+            }
+            if (journal != null) journal.append(records);
+            finished[0] += to - from;
+            if (progress != null) progress.accept(Math.min(finished[0], prompts.size()), prompts.size());
+        });
         return List.of(replies);
     }
 }
