@@ -76,13 +76,13 @@ public final class Benchmark {
             ModelConfig c = m.config();
             long rssAfterLoad = RuntimeBench.currentRssBytes();
             long mapped = RuntimeBench.mappedResidentBytes(".safetensors");
-            List<RuntimeBench.Prefill> prefillRuns = new ArrayList<>();
-            List<Long> rssAfterPrefill = new ArrayList<>();
+            // rows are made once the matmul peak is known (measured after the peak RSS is read, below)
+            record Measured(RuntimeBench.Prefill run, long rssAfter) { }
+            List<Measured> prefillRuns = new ArrayList<>();
             int[][] prefillCases = o.batch() != null ? new int[][] {{o.batch(), o.promptTokens()}} : new int[][] {{1, o.promptTokens()}, {8, 128}};
             for (int[] pc : prefillCases) {
                 RuntimeBench.Prefill r = RuntimeBench.prefill(m, pc[0], pc[1], 3);
-                prefillRuns.add(r);
-                rssAfterPrefill.add(RuntimeBench.currentRssBytes());
+                prefillRuns.add(new Measured(r, RuntimeBench.currentRssBytes()));
                 p.note(String.format(Locale.ROOT, "prefill %dx%d: %.0f tok/s, %.1f GFLOP/s", r.batch(), r.tokens(), r.tokensPerSecond(), r.usefulGflops()));
             }
             List<DecodeRow> decodes = new ArrayList<>();
@@ -99,9 +99,9 @@ public final class Benchmark {
             double peak = RuntimeBench.matmulPeakGflops(m, 2048, 5);
             p.note(String.format(Locale.ROOT, "matmul peak %.1f GFLOP/s", peak));
             List<PrefillRow> prefills = new ArrayList<>();
-            for (int i = 0; i < prefillRuns.size(); i++) {
-                RuntimeBench.Prefill r = prefillRuns.get(i);
-                prefills.add(new PrefillRow(r.batch(), r.tokens(), r.tokensPerSecond(), r.usefulGflops(), r.usefulGflops() / peak, rssAfterPrefill.get(i)));
+            for (Measured pm : prefillRuns) {
+                RuntimeBench.Prefill r = pm.run();
+                prefills.add(new PrefillRow(r.batch(), r.tokens(), r.tokensPerSecond(), r.usefulGflops(), r.usefulGflops() / peak, pm.rssAfter()));
                 p.note(String.format(Locale.ROOT, "prefill %dx%d: %.0f%% of the matmul peak", r.batch(), r.tokens(), 100 * r.usefulGflops() / peak));
             }
             // 1 GiB: far past any cache on the machines Persona runs on, small next to the weights it is compared with

@@ -93,24 +93,24 @@ public final class Extraction {
         Journal gen = new Journal(out.resolve("generations.jsonl"), runId);
         GenerationOptions base = new GenerationOptions(o.maxTokens(), 1.0, 1.0, 0, 0, null);
         int batches = (samples.size() + o.batchSize() - 1) / o.batchSize();
-        List<Integer> todo = new ArrayList<>();
+        List<Integer> unfinished = new ArrayList<>();
         for (int b = 0; b < batches; b++) {
             if (batch(samples, b, o.batchSize()).stream().allMatch(s -> gen.has(s.key()))) {
                 if (progress != null) progress.update("generate", b + 1, batches);
             } else {
-                todo.add(b);
+                unfinished.add(b);
             }
         }
-        int[] finished = {batches - todo.size()};
-        ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()), i -> {
-            int b = todo.get(i);
+        int[] finished = {batches - unfinished.size()};
+        ParallelBatches.run(unfinished.size(), ParallelBatches.threadsFor(model.model()), i -> {
+            int b = unfinished.get(i);
             List<int[]> prompts = new ArrayList<>();
             for (Sample s : batch(samples, b, o.batchSize())) prompts.add(model.encode(s.prompt(), true));
             // the seed of a batch depends only on its index, so a resumed run samples exactly what it would have
             GenerationOptions opt = new GenerationOptions(base.maxNewTokens(), 1.0, 1.0, 0, o.seed() * 1_000_003L + b, model.stopIds());
             return new Generator(model.model()).generate(prompts, opt);
         }, (i, outs) -> {
-            List<Sample> batch = batch(samples, todo.get(i), o.batchSize());
+            List<Sample> batch = batch(samples, unfinished.get(i), o.batchSize());
             List<ObjectNode> recs = new ArrayList<>();
             for (int k = 0; k < batch.size(); k++) {
                 ObjectNode r = gen.newRecord(batch.get(k).key());

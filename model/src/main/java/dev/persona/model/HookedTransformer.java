@@ -1085,8 +1085,9 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** The normed input [rows, in] times the stacked matrices of {@code g}: Java floats [rows, g.out()]. */
     private float[] stackedProduct(Normed input, Gemv g) {
-        float[] y = new float[rows(input.x()) * g.out()];
-        g.products(floats(input), rows(input.x()), y);
+        int rows = rows(input.x());
+        float[] y = new float[rows * g.out()];
+        g.products(floats(input), rows, y);
         return y;
     }
 

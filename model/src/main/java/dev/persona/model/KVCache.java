@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * Preallocated keys and values for every layer, [batch, kv_heads, capacity, head_dim] each, written
@@ -31,31 +33,31 @@ public final class KVCache implements AutoCloseable {
         }
     }
 
-    private java.nio.ByteBuffer[] keyViews;
-    private java.nio.ByteBuffer[] valueViews;
+    private ByteBuffer[] keyViews;
+    private ByteBuffer[] valueViews;
 
     /**
      * Layer l's keys as a direct view of their native memory in native byte order, for attention on
      * the Java side ({@link AttentionKernel}); null when libtorch gives no direct view.
      */
-    java.nio.ByteBuffer keyView(int l) {
-        if (keyViews == null) keyViews = new java.nio.ByteBuffer[keys.length];
+    ByteBuffer keyView(int l) {
+        if (keyViews == null) keyViews = new ByteBuffer[keys.length];
         if (keyViews[l] == null) keyViews[l] = view(keys[l]);
         return keyViews[l];
     }
 
     /** Layer l's values, as {@link #keyView}. */
-    java.nio.ByteBuffer valueView(int l) {
-        if (valueViews == null) valueViews = new java.nio.ByteBuffer[values.length];
+    ByteBuffer valueView(int l) {
+        if (valueViews == null) valueViews = new ByteBuffer[values.length];
         if (valueViews[l] == null) valueViews[l] = view(values[l]);
         return valueViews[l];
     }
 
-    private static java.nio.ByteBuffer view(NDArray a) {
-        java.nio.ByteBuffer b = a.toByteBuffer(true);
+    private static ByteBuffer view(NDArray a) {
+        ByteBuffer b = a.toByteBuffer(true);
         // a copy would take the writes away from the cache: only a direct buffer of the whole array will do
         if (!b.isDirect() || b.capacity() != 4L * a.getShape().size()) return null;
-        return b.order(java.nio.ByteOrder.nativeOrder());
+        return b.order(ByteOrder.nativeOrder());
     }
 
     /** Number of slots per row. */

@@ -85,9 +85,8 @@ public final class RuntimeBench {
      * Decode tokens per second: batch x (newTokens - 1) decode steps (with the sampling of every
      * new token) over the time from the end of the prompt's prefill to the end of the generation,
      * the best of {@code runs} runs. The clock starts when the prefill has returned its logits, so
-     * the prefill's time, however noisy, is not in the figure. (Session 8 subtracted a 2-token
-     * generation from a full one; when a BF16 prefill of more than 16 rows, which widens weight
-     * blocks, varied by more than the steps between them, the difference was zero or negative.)
+     * the prefill's time, however noisy, is not in the figure (a difference of two timed runs was
+     * zero or negative when a widened BF16 prefill varied by more than the steps between them).
      * Before the timed runs one warm-up run, or with {@code runs} > 1 (small batches, whose runs are
      * short) warm-up runs of at least {@link #WARM_UP_STEPS} decode steps.
      */

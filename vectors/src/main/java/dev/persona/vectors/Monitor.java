@@ -81,8 +81,9 @@ public final class Monitor {
         if (batch < 1) throw new IllegalArgumentException("batch " + batch);
         Row[] rows = new Row[items.size()];
         int batches = (items.size() + batch - 1) / batch;
-        List<List<Integer>> todo = new ArrayList<>();
-        List<Integer> todoTo = new ArrayList<>();
+        // per batch still to measure: its unmeasured rows and the end of its range (for progress)
+        record Pending(List<Integer> rows, int to) { }
+        List<Pending> pending = new ArrayList<>();
         for (int k = 0; k < batches; k++) {
             int from = k * batch, to = Math.min(items.size(), from + batch);
             List<Integer> unmeasured = new ArrayList<>();
@@ -100,14 +101,13 @@ public final class Monitor {
             if (unmeasured.isEmpty()) {
                 if (progress != null) progress.accept(to, items.size());
             } else {
-                todo.add(unmeasured);
-                todoTo.add(to);
+                pending.add(new Pending(unmeasured, to));
             }
         }
         // batches side by side where passes cost per operation (narrow models on the CPU), journaled in order
-        ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()),
-                k -> measure(model, items, todo.get(k), direction, layer, perTurn, judge, trait, rubric), (k, made) -> {
-            List<ObjectNode> pending = new ArrayList<>();
+        ParallelBatches.run(pending.size(), ParallelBatches.threadsFor(model.model()),
+                k -> measure(model, items, pending.get(k).rows(), direction, layer, perTurn, judge, trait, rubric), (k, made) -> {
+            List<ObjectNode> records = new ArrayList<>();
             for (Row row : made) {
                 rows[row.index()] = row;
                 if (journal == null) continue;
@@ -116,10 +116,10 @@ public final class Monitor {
                 Journal.putNumber(r, "trait_score", row.traitScore());
                 ArrayNode turns = r.putArray("per_turn");
                 for (double t : row.perTurn()) turns.add(t);
-                pending.add(r);
+                records.add(r);
             }
-            if (journal != null) journal.append(pending);
-            if (progress != null) progress.accept(todoTo.get(k), items.size());
+            if (journal != null) journal.append(records);
+            if (progress != null) progress.accept(pending.get(k).to(), items.size());
         });
         return List.of(rows);
     }

@@ -107,7 +107,7 @@ public final class Screen {
                                             BiConsumer<Integer, Integer> progress, int batch) throws IOException {
         String[] replies = new String[prompts.size()];
         int batches = (prompts.size() + batch - 1) / batch;
-        List<Integer> todo = new ArrayList<>();
+        List<Integer> pending = new ArrayList<>();
         for (int b = 0; b < batches; b++) {
             int from = b * batch, to = Math.min(prompts.size(), from + batch);
             boolean done = journal != null;
@@ -116,16 +116,15 @@ public final class Screen {
                 for (int i = from; i < to; i++) replies[i] = journal.get(Integer.toString(i)).get("text").asText();
                 if (progress != null) progress.accept(to, prompts.size());
             } else {
-                todo.add(b);
+                pending.add(b);
             }
         }
-        int[] finished = {(batches - todo.size()) * batch};
+        int[] finished = {(batches - pending.size()) * batch};
         // batches side by side where passes cost per operation (narrow models on the CPU); greedy, so the same replies
-        ParallelBatches.run(todo.size(), ParallelBatches.threadsFor(model.model()), k -> {
-            int from = todo.get(k) * batch, to = Math.min(prompts.size(), from + batch);
-            return model.reply(prompts.subList(from, to), GenerationOptions.greedy(maxTokens));
-        }, (k, made) -> {
-            int from = todo.get(k) * batch, to = Math.min(prompts.size(), from + batch);
+        ParallelBatches.run(pending.size(), ParallelBatches.threadsFor(model.model()),
+                k -> model.reply(prompts.subList(pending.get(k) * batch, Math.min(prompts.size(), (pending.get(k) + 1) * batch)),
+                        GenerationOptions.greedy(maxTokens)), (k, made) -> {
+            int from = pending.get(k) * batch, to = Math.min(prompts.size(), from + batch);
             List<ObjectNode> records = new ArrayList<>();
             for (int i = from; i < to; i++) {
                 replies[i] = made.get(i - from);
