@@ -64,6 +64,16 @@ class Bf16Kernels(torch.nn.Module):
         return y.float()
 
     @torch.jit.export
+    def widened_product(self, x: torch.Tensor, w: torch.Tensor, chunk: int) -> torch.Tensor:
+        """x [..., in] float32 holding BF16 values, w [out, in] BF16 -> float32 [..., out], not rounded.
+
+        One column panel's share of a panelled weight's product (Persona sums the panels' products
+        in float32 and rounds the sum once, as `linear` rounds its one product); w is widened in
+        blocks of `chunk` output rows, as in `linear`."""
+        parts = [F.linear(x, block.float()) for block in torch.split(w, chunk, 0)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, -1)
+
+    @torch.jit.export
     def embedding(self, ids: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """Rows of a BF16 table, widened to float32."""
         return F.embedding(ids, w).float()

@@ -79,6 +79,17 @@ final class Bf16Kernels implements AutoCloseable {
         return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(FEW_ROWS), IValue.from(blockRows));
     }
 
+    /**
+     * x [..., in] float32 (already BF16 values) times BF16 w [out, in]^T with float32 accumulation,
+     * as float32 [..., out], not rounded: one column panel's share of a panelled weight's product,
+     * which the caller sums over the panels and rounds once. w is widened in blocks as in {@link #linear}.
+     */
+    NDArray widenedProduct(NDArray x, NDArray w, NDManager into) {
+        long in = w.getShape().get(1);
+        return call("widened_product", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w),
+                IValue.from(Math.max(1, WIDEN_BLOCK_ELEMENTS / in)));
+    }
+
     /** Rows {@code ids} (int64, any shape) of the BF16 table {@code w}, as float32 [..., d]. */
     NDArray embedding(NDArray ids, NDArray w, NDManager into) {
         return call("embedding", into, IValue.from((PtNDArray) ids), IValue.from((PtNDArray) w));

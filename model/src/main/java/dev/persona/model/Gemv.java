@@ -35,34 +35,43 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class Gemv {
     /** Bytes per buffer: a direct ByteBuffer is indexed by int, so larger matrices are split by rows. */
-    private static final long CHUNK_BYTES = 1L << 30;
+    static final long CHUNK_BYTES = 1L << 30;
 
     private static final boolean MODULE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
     private static final Pool POOL = new Pool(Math.max(1, Integer.getInteger("persona.gemv.threads", Runtime.getRuntime().availableProcessors())));
 
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+    /** Per thread: the panels' products of a panelled matrix, before they are summed. */
+    private static final ThreadLocal<float[]> PARTIALS = ThreadLocal.withInitial(() -> new float[0]);
 
     private final List<Chunk> chunks;
     private final int out;
     private final int in;
+    /**
+     * The width of the matrix's column panels ({@link #panelWidth}); {@code in} for an unpanelled
+     * one. A panelled matrix is stored panel after panel, each [out, width] row-major.
+     */
+    private final int width;
     /** The output widths of the matrices stacked into this product ({@link #stack}), in order; one entry for a single matrix. */
     private final int[] parts;
 
     /** BF16 weights: inputs and outputs rounded to BF16 as {@link Bf16Kernels#linear} rounds them. */
     private final boolean bf16;
 
-    private record Chunk(ByteBuffer data, int first, int count) { }
+    /** Rows [first, first + count) of panel {@code panel} (panel 0 of an unpanelled matrix). */
+    private record Chunk(ByteBuffer data, int panel, int first, int count) { }
 
-    private Gemv(List<Chunk> chunks, int out, int in, boolean bf16) {
-        this(chunks, out, in, bf16, new int[] {out});
-    }
-
-    private Gemv(List<Chunk> chunks, int out, int in, boolean bf16, int[] parts) {
+    private Gemv(List<Chunk> chunks, int out, int in, int width, boolean bf16, int[] parts) {
         this.chunks = chunks;
         this.out = out;
         this.in = in;
+        this.width = width;
         this.bf16 = bf16;
         this.parts = parts;
+    }
+
+    private Gemv(List<Chunk> chunks, int out, int in, boolean bf16) {
+        this(chunks, out, in, in, bf16, new int[] {out});
     }
 
     /**
@@ -78,14 +87,15 @@ final class Gemv {
         int out = 0;
         for (int i = 0; i < matrices.size(); i++) {
             Gemv g = matrices.get(i);
-            if (g.in != head.in || g.bf16 != head.bf16) {
-                throw new IllegalArgumentException("stacked matrices need one input width and dtype: " + g.in + " against " + head.in);
+            if (g.in != head.in || g.width != head.width || g.bf16 != head.bf16) {
+                throw new IllegalArgumentException("stacked matrices need one input width, panel width and dtype: " + g.in + "/" + g.width
+                        + " against " + head.in + "/" + head.width);
             }
-            for (Chunk c : g.chunks) chunks.add(new Chunk(c.data, out + c.first, c.count));
+            for (Chunk c : g.chunks) chunks.add(new Chunk(c.data, c.panel, out + c.first, c.count));
             parts[i] = g.out;
             out += g.out;
         }
-        return new Gemv(chunks, out, head.in, head.bf16, parts);
+        return new Gemv(chunks, out, head.in, head.width, head.bf16, parts);
     }
 
     /** The output widths of the stacked matrices, in order (a copy). */
@@ -138,8 +148,8 @@ final class Gemv {
                 int out = 256, in = 260;
                 ByteBuffer w = ByteBuffer.allocateDirect(4 * out * in).order(ByteOrder.LITTLE_ENDIAN);
                 for (int i = 0; i < out * in; i++) w.putFloat(4 * i, (i % 7) * 0.01f);
-                Gemv f32 = new Gemv(List.of(new Chunk(w, 0, out)), out, in, false);
-                Gemv bf16 = new Gemv(List.of(new Chunk(w, 0, out)), out, in, true);
+                Gemv f32 = new Gemv(List.of(new Chunk(w, 0, 0, out)), out, in, false);
+                Gemv bf16 = new Gemv(List.of(new Chunk(w, 0, 0, out)), out, in, true);
                 float[] x = new float[5 * in];
                 float[] y = new float[5 * out];
                 for (int i = 0; i < 3000; i++) {
@@ -173,29 +183,89 @@ final class Gemv {
 
     /** {@link #of(NDArray)} with the matrix split into buffers of at most {@code chunkBytes} (whole rows). */
     static Gemv of(NDArray weight, long chunkBytes) {
-        Shape s = weight.getShape();
+        return panelled(List.of(weight), chunkBytes);
+    }
+
+    /**
+     * The product with a matrix [out, in] held as column panels, {@code panels.get(p)} = W[:, p *
+     * width .. (p + 1) * width) (each [out, width], contiguous; see {@link #panel}): each panel's
+     * product is summed as an unpanelled matrix of that width sums, and y is the sum of the
+     * panels' products, panel 0 first.
+     */
+    static Gemv panelled(List<NDArray> panels, long chunkBytes) {
+        NDArray first = panels.get(0);
+        Shape s = first.getShape();
         // DJL 0.36 reports libtorch's bfloat16 as UNKNOWN; the buffer size check below confirms 2 bytes per element
-        boolean bf16 = weight.getDataType() == DataType.BFLOAT16 || weight.getDataType() == DataType.UNKNOWN;
-        if (s.dimension() != 2 || !(bf16 || weight.getDataType() == DataType.FLOAT32)) {
-            throw new IllegalArgumentException("a float32 or BF16 matrix, not " + weight.getDataType() + " " + s);
+        boolean bf16 = first.getDataType() == DataType.BFLOAT16 || first.getDataType() == DataType.UNKNOWN;
+        if (s.dimension() != 2 || !(bf16 || first.getDataType() == DataType.FLOAT32)) {
+            throw new IllegalArgumentException("a float32 or BF16 matrix, not " + first.getDataType() + " " + s);
         }
-        int out = Math.toIntExact(s.get(0)), in = Math.toIntExact(s.get(1));
+        int out = Math.toIntExact(s.get(0)), width = Math.toIntExact(s.get(1));
         int size = bf16 ? 2 : 4;
         Warmup.await();
-        int perChunk = (int) Math.max(1, chunkBytes / ((long) size * in));
+        int perChunk = (int) Math.max(1, chunkBytes / ((long) size * width));
         List<Chunk> chunks = new ArrayList<>();
-        for (int first = 0; first < out; first += perChunk) {
-            int count = Math.min(perChunk, out - first);
-            NDArray rows = first == 0 && count == out ? weight : weight.get(new NDIndex("{}:{}", first, first + count));
-            ByteBuffer data = rows.toByteBuffer(true);
-            if (!data.isDirect() || data.capacity() != (long) size * count * in) {
-                throw new IllegalStateException("libtorch gave no direct view of the weight's memory (" + s + "): the vector path needs one");
+        for (int p = 0; p < panels.size(); p++) {
+            NDArray panel = panels.get(p);
+            if (!panel.getShape().equals(s) || panel.getDataType() != first.getDataType()) {
+                throw new IllegalArgumentException("panel " + p + " is " + panel.getDataType() + " " + panel.getShape() + ", panel 0 " + first.getDataType() + " " + s);
             }
-            chunks.add(new Chunk(data.order(ByteOrder.LITTLE_ENDIAN), first, count));
-            // a row range's view only locates the memory; the buffer stays valid while the weight lives
-            if (rows != weight) rows.close();
+            for (int row = 0; row < out; row += perChunk) {
+                int count = Math.min(perChunk, out - row);
+                NDArray rows = row == 0 && count == out ? panel : panel.get(new NDIndex("{}:{}", row, row + count));
+                ByteBuffer data = rows.toByteBuffer(true);
+                if (!data.isDirect() || data.capacity() != (long) size * count * width) {
+                    throw new IllegalStateException("libtorch gave no direct view of the weight's memory (" + s + "): the vector path needs one");
+                }
+                chunks.add(new Chunk(data.order(ByteOrder.LITTLE_ENDIAN), p, row, count));
+                // a row range's view only locates the memory; the buffer stays valid while the weight lives
+                if (rows != panel) rows.close();
+            }
         }
-        return new Gemv(chunks, out, in, bf16);
+        return new Gemv(chunks, out, width * panels.size(), width, bf16, new int[] {out});
+    }
+
+    /**
+     * The panel width for matrices of {@code in} columns: the widest divisor of {@code in} that is a
+     * multiple of 16 floats (a cache line) and at most {@code -Dpersona.gemv.panel-max} (default
+     * 2048), or {@code in} itself when that is no wider or no such divisor exists.
+     *
+     * <p>Why: a product streams each weight row against the whole input row, which must stay in L1
+     * while the row streams through. Past about 12 KB of input (3072 floats) it does not, and the
+     * product slows by a third (2-core EPYC: Qwen2.5-0.5B's 896 x 4864 down projection read 32-34
+     * GB/s against 45-56 for its 896-wide products; as four 1216-wide panels, 46-49; docs/BENCHMARKS.md).
+     */
+    static int panelWidth(int in) {
+        int most = Integer.getInteger("persona.gemv.panel-max", 2048);
+        if (in <= most) return in;
+        for (int w = most - most % 16; w >= 16; w -= 16) {
+            if (in % w == 0) return w;
+        }
+        return in;
+    }
+
+    /**
+     * Rearranges {@code weight} [out, in] (float32 or BF16, contiguous) in place into column panels
+     * of {@code width}, panel after panel, and returns that memory as [in / width, out, width], in
+     * the weight's manager: element [p, o, i] is W[o, p * width + i]. Afterwards {@code weight}
+     * itself no longer reads as the matrix. Holds one copy of the matrix in native memory while it runs.
+     */
+    static NDArray panel(NDArray weight, int width) {
+        Shape s = weight.getShape();
+        int out = Math.toIntExact(s.get(0)), in = Math.toIntExact(s.get(1));
+        if (in % width != 0) throw new IllegalArgumentException(in + " columns do not split into panels of " + width);
+        int panels = in / width;
+        ByteBuffer data = weight.toByteBuffer(true);
+        int size = data.capacity() / (out * in);
+        try (NDManager scratch = NDManager.newBaseManager(weight.getDevice())) {
+            ByteBuffer copy = scratch.zeros(new Shape(data.capacity()), DataType.INT8).toByteBuffer(true);
+            copy.put(0, data, 0, data.capacity());
+            int rowBytes = width * size;
+            for (int p = 0; p < panels; p++) {
+                for (int o = 0; o < out; o++) data.put((p * out + o) * rowBytes, copy, (o * in + p * width) * size, rowBytes);
+            }
+        }
+        return weight.reshape(panels, out, width);
     }
 
     /** x [..., in] . W^T: float32 [..., out] in x's manager. */
@@ -236,11 +306,29 @@ final class Gemv {
 
     /** y [rows, out] = x [rows, in] . W^T, on every core. */
     void multiply(float[] x, int rows, float[] y) {
+        int panels = in / width;
         // the BF16 loop reads the inputs split into even and odd elements: split once per product, not per piece
-        float[] split = bf16 ? GemvKernel.splitPairs(x, rows, in) : null;
+        float[] split = bf16 ? GemvKernel.splitPairs(x, rows, in, width) : null;
+        // a panelled matrix's rows are panel by panel: each panel's products go to its own columns of a
+        // scratch array [rows, panels * out], summed into y afterwards
+        float[] into = y;
+        if (panels > 1) {
+            into = PARTIALS.get();
+            if (into.length < rows * panels * out) PARTIALS.set(into = new float[rows * panels * out]);
+        }
+        float[] target = into;
+        int stride = panels * out;
         // small products are not worth a hand-off
-        int step = (int) Math.max(1, Pool.STEP_BYTES / ((long) in * (bf16 ? 2 : 4)));
-        POOL.run((from, to) -> part(x, split, rows, y, from, to), out, step, (long) out * in < 65536);
+        int step = (int) Math.max(1, Pool.STEP_BYTES / ((long) width * (bf16 ? 2 : 4)));
+        POOL.run((from, to) -> part(x, split, rows, target, stride, from, to), stride, step, (long) out * in < 65536);
+        if (panels == 1) return;
+        for (int r = 0; r < rows; r++) {
+            for (int o = 0; o < out; o++) {
+                float sum = into[r * stride + o];
+                for (int p = 1; p < panels; p++) sum += into[r * stride + p * out + o];
+                y[r * out + o] = sum;
+            }
+        }
     }
 
     /**
@@ -267,13 +355,21 @@ final class Gemv {
         return best;
     }
 
-    /** Outputs [o0, o1) of every row, on the calling thread. */
-    private void part(float[] x, float[] split, int rows, float[] y, int o0, int o1) {
+    /**
+     * Outputs [v0, v1) of every row on the calling thread, indexed panel by panel (panel p's output
+     * o at p * out + o), into y [rows, yStride].
+     */
+    private void part(float[] x, float[] split, int rows, float[] y, int yStride, int v0, int v1) {
+        int panels = in / width, end = bf16 ? GemvKernel.bf16Length(width) : 0;
         for (Chunk c : chunks) {
-            int lo = Math.max(o0, c.first), hi = Math.min(o1, c.first + c.count);
+            int start = c.panel * out + c.first;
+            int lo = Math.max(v0, start), hi = Math.min(v1, start + c.count);
             if (lo >= hi) continue;
-            if (bf16) GemvKernel.multiplyBf16(c.data, c.first, in, x, split, rows, y, out, lo, hi);
-            else GemvKernel.multiply(c.data, c.first, in, x, rows, y, out, lo, hi);
+            if (bf16) {
+                GemvKernel.multiplyBf16(c.data, start, width, x, c.panel * width, in, split, c.panel * end, panels * end, rows, y, yStride, lo, hi);
+            } else {
+                GemvKernel.multiply(c.data, start, width, x, c.panel * width, in, rows, y, yStride, lo, hi);
+            }
         }
     }
 

@@ -24,20 +24,23 @@ final class GemvKernel {
     private GemvKernel() { }
 
     /**
-     * y[r * out + o] = sum_i x[r * in + i] * W[o - first, i] for o in [o0, o1), r in [0, rows).
-     * Every row is summed in the same order whatever {@code rows} is, so a row's result does not
-     * depend on which other rows share the call (a batch decodes as its rows would alone).
+     * y[r * yStride + o] = sum_{i < width} x[xOffset + r * xStride + i] * W[o - first, i] for o in
+     * [o0, o1), r in [0, rows): the product with a matrix of rows of {@code width} floats, which
+     * may be one column panel of a wider one (x's columns from {@code xOffset} on). Every row is
+     * summed in the same order whatever {@code rows} is, so a row's result does not depend on which
+     * other rows share the call (a batch decodes as its rows would alone).
      *
-     * @param w     float32 rows [.., in], little-endian, the row of output {@code first} at byte 0
+     * @param w     float32 rows [.., width], little-endian, the row of output {@code first} at byte 0
      * @param first the output index of {@code w}'s row 0
      */
-    static void multiply(ByteBuffer w, int first, int in, float[] x, int rows, float[] y, int out, int o0, int o1) {
+    static void multiply(ByteBuffer w, int first, int width, float[] x, int xOffset, int xStride, int rows, float[] y, int yStride,
+                         int o0, int o1) {
         // output by output, so that a weight row is read from memory once and from L1 for the other input rows
         for (int o = o0; o < o1; o++) {
-            int base = (o - first) * in * 4;
+            int base = (o - first) * width * 4;
             int r = 0;
-            for (; r + 4 <= rows; r += 4) four(w, base, in, x, r, y, out, o);
-            for (; r < rows; r++) row(w, base, in, x, r, y, out, o);
+            for (; r + 4 <= rows; r += 4) four(w, base, width, x, xOffset + r * xStride, xStride, y, r * yStride + o, yStride);
+            for (; r < rows; r++) y[r * yStride + o] = row(w, base, width, x, xOffset + r * xStride);
         }
     }
 
@@ -45,10 +48,10 @@ final class GemvKernel {
     // latency of the fused multiply-add), which are added lane by lane, then across lanes; the tail
     // of a row that is not a whole number of chunk pairs is added one float at a time.
 
-    private static void row(ByteBuffer w, int base, int in, float[] x, int r, float[] y, int out, int o) {
+    /** The dot product of the weight row at byte {@code base} with the {@code width} floats of x from {@code xr}. */
+    private static float row(ByteBuffer w, int base, int width, float[] x, int xr) {
         int step = S.length();
-        int end = pairedLength(in);
-        int xr = r * in;
+        int end = pairedLength(width);
         FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S);
         int i = 0;
         for (; i < end; i += 2 * step) {
@@ -56,14 +59,15 @@ final class GemvKernel {
             b = FloatVector.fromByteBuffer(S, w, base + 4 * (i + step), LE).fma(FloatVector.fromArray(S, x, xr + i + step), b);
         }
         float s = a.add(b).reduceLanes(VectorOperators.ADD);
-        for (; i < in; i++) s += w.getFloat(base + 4 * i) * x[xr + i];
-        y[r * out + o] = s;
+        for (; i < width; i++) s += w.getFloat(base + 4 * i) * x[xr + i];
+        return s;
     }
 
-    private static void four(ByteBuffer w, int base, int in, float[] x, int r, float[] y, int out, int o) {
+    /** {@link #row} for four input rows (x from {@code x0}, {@code xStride} apart) at once, into y[yo + k * yStride]. */
+    private static void four(ByteBuffer w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride) {
         int step = S.length();
-        int end = pairedLength(in);
-        int x0 = r * in, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
+        int end = pairedLength(width);
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
         FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
         FloatVector b0 = FloatVector.zero(S), b1 = FloatVector.zero(S), b2 = FloatVector.zero(S), b3 = FloatVector.zero(S);
         int i = 0;
@@ -82,17 +86,17 @@ final class GemvKernel {
         }
         float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
         float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
-        for (; i < in; i++) {
+        for (; i < width; i++) {
             float wi = w.getFloat(base + 4 * i);
             s0 += wi * x[x0 + i];
             s1 += wi * x[x1 + i];
             s2 += wi * x[x2 + i];
             s3 += wi * x[x3 + i];
         }
-        y[r * out + o] = s0;
-        y[(r + 1) * out + o] = s1;
-        y[(r + 2) * out + o] = s2;
-        y[(r + 3) * out + o] = s3;
+        y[yo] = s0;
+        y[yo + yStride] = s1;
+        y[yo + 2 * yStride] = s2;
+        y[yo + 3 * yStride] = s3;
     }
 
     /**
@@ -148,14 +152,15 @@ final class GemvKernel {
      * multiply-adds bound the loop below what memory delivers (a quarter more on one core, measured).
      * Sums in float32.
      */
-    static void multiplyBf16(ByteBuffer w, int first, int in, float[] x, float[] split, int rows, float[] y, int out, int o0, int o1) {
+    static void multiplyBf16(ByteBuffer w, int first, int width, float[] x, int xOffset, int xStride, float[] split, int splitOffset,
+                             int splitStride, int rows, float[] y, int yStride, int o0, int o1) {
         int step = S.length();
-        int end = bf16Length(in);
+        int end = bf16Length(width);
         int half = end / 2;
         for (int o = o0; o < o1; o++) {
-            int base = (o - first) * in * 2;
+            int base = (o - first) * width * 2;
             for (int r = 0; r < rows; r++) {
-                int xe = r * end, xo = xe + half;
+                int xe = splitOffset + r * splitStride, xo = xe + half;
                 FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S), c = FloatVector.zero(S), d = FloatVector.zero(S);
                 for (int i = 0; i < end; i += 4 * step) {
                     IntVector p = IntVector.fromByteBuffer(INTS, w, base + 2 * i, LE);
@@ -167,33 +172,39 @@ final class GemvKernel {
                     d = q.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats().fma(FloatVector.fromArray(S, split, od + step), d);
                 }
                 float s = a.add(b).add(c.add(d)).reduceLanes(VectorOperators.ADD);
-                for (int i = end; i < in; i++) s += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * x[r * in + i];
-                y[r * out + o] = s;
+                int xr = xOffset + r * xStride;
+                for (int i = end; i < width; i++) s += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * x[xr + i];
+                y[r * yStride + o] = s;
             }
         }
     }
 
-    /** How many leading elements of a row of {@code in} the float32 loops take: whole pairs of vectors. */
-    static int pairedLength(int in) {
-        return in - in % (2 * S.length());
+    /** How many leading elements of a row of {@code width} the float32 loops take: whole pairs of vectors. */
+    static int pairedLength(int width) {
+        return width - width % (2 * S.length());
     }
 
-    /** How many leading elements of a row of {@code in} the BF16 loop takes: whole steps of two int vectors (4 float vectors' worth). */
-    static int bf16Length(int in) {
-        return in - in % (4 * S.length());
+    /** How many leading elements of a row of {@code width} the BF16 loop takes: whole steps of two int vectors (4 float vectors' worth). */
+    static int bf16Length(int width) {
+        return width - width % (4 * S.length());
     }
 
     /**
-     * Each row's first {@link #bf16Length} inputs split into even then odd elements, as
-     * {@link #multiplyBf16} reads them: row r's even ones at {@code r * end}, its odd ones half a row later.
+     * Each row's columns, panel by panel ({@code in / width} panels of {@code width}), as
+     * {@link #multiplyBf16} reads them: of each panel its first {@link #bf16Length} elements split
+     * into even then odd ones; row r's panel p at {@code (r * panels + p) * end}, its odd elements
+     * half a panel's {@code end} later. One panel of the whole row for an unpanelled matrix.
      */
-    static float[] splitPairs(float[] x, int rows, int in) {
-        int end = bf16Length(in), half = end / 2;
-        float[] split = new float[rows * end];
+    static float[] splitPairs(float[] x, int rows, int in, int width) {
+        int panels = in / width, end = bf16Length(width), half = end / 2;
+        float[] split = new float[rows * panels * end];
         for (int r = 0; r < rows; r++) {
-            for (int m = 0; m < half; m++) {
-                split[r * end + m] = x[r * in + 2 * m];
-                split[r * end + half + m] = x[r * in + 2 * m + 1];
+            for (int p = 0; p < panels; p++) {
+                int to = (r * panels + p) * end, from = r * in + p * width;
+                for (int m = 0; m < half; m++) {
+                    split[to + m] = x[from + 2 * m];
+                    split[to + half + m] = x[from + 2 * m + 1];
+                }
             }
         }
         return split;

@@ -69,9 +69,14 @@ public final class HookedTransformer implements AutoCloseable {
     private final Map<String, NDArray> views;
     /**
      * The linear weights' decoding path ({@link Gemv}: passes of at most {@link #gemvRows} rows
-     * streamed on every core); empty for trainable, BF16 and narrow models, or without the vector API.
+     * streamed on every core); empty for trainable and narrow models, or without the vector API.
      */
     private final Map<String, Gemv> gemvs;
+    /**
+     * Linear weights held as column panels ({@link Gemv#panel}; their {@link #weights} entry is the
+     * [panels, out, width] array), by weight key: on the kernel, weights wider than the panel width.
+     */
+    private final Map<String, Panels> panels;
     /**
      * Each layer's q|k|v and gate|up products stacked into one kernel pass ({@link Gemv#stack}),
      * under {@link #QKV} or {@link #GATE_UP} plus the layer; empty when the model does not decode
@@ -93,7 +98,7 @@ public final class HookedTransformer implements AutoCloseable {
     private final Set<String> hookNames;
 
     HookedTransformer(ModelConfig config, Path dir, NDManager manager, Map<String, NDArray> weights, NDManager viewManager,
-                      Map<String, NDArray> views, Bf16Kernels bf16) {
+                      Map<String, NDArray> views, Bf16Kernels bf16, Kernel kernel) {
         this.bf16 = bf16;
         this.config = config;
         this.dir = dir;
@@ -101,15 +106,12 @@ public final class HookedTransformer implements AutoCloseable {
         this.weights = weights;
         this.viewManager = viewManager;
         this.views = views;
-        this.gemvs = new java.util.HashMap<>();
+        this.gemvs = kernel.products();
+        this.panels = kernel.panels();
         this.gemvRows = Gemv.maxRows(bf16 != null ? Precision.BF16 : Precision.F32);
         this.stacked = new java.util.HashMap<>();
         this.stackedBiases = new java.util.HashMap<>();
-        // inference models only: views exist for float32 inference, bf16 kernels for BF16 (never trainable)
-        if (decodesOnKernel(config, manager.getDevice(), views != null || bf16 != null)) {
-            for (var e : weights.entrySet()) {
-                if (e.getValue().getShape().dimension() == 2) gemvs.put(e.getKey(), Gemv.of(e.getValue()));
-            }
+        if (!gemvs.isEmpty()) {
             boolean swiGlu = config.family().gatedMlp() && config.family().activation() == FamilySpec.Activation.SILU;
             for (int l = 0; l < config.numLayers(); l++) {
                 stack(QKV + l, l, Name.Q_W, Name.Q_B, Name.K_W, Name.K_B, Name.V_W, Name.V_B);
@@ -121,6 +123,58 @@ public final class HookedTransformer implements AutoCloseable {
         this.slidingInvFreq = local > 0 ? RopeScaling.NONE.inverseFrequencies(config.headDim(), local) : null;
         this.hookNames = new LinkedHashSet<>();
         for (HookPoint h : HookPoint.all(config)) hookNames.add(h.name());
+    }
+
+    /**
+     * One linear weight held as column panels: {@code weights.get(p)} = W[:, p * width .. (p + 1) *
+     * width) as [out, width] views of the weight's memory, and (float32 inference) the same panels
+     * owned by the view manager, for products with the weight as first operand; null in BF16.
+     */
+    private record Panels(int width, List<NDArray> weights, List<NDArray> views) { }
+
+    /** A model's decoding kernel: its products by weight key, and which weights are held as panels. Empty off the kernel. */
+    record Kernel(Map<String, Gemv> products, Map<String, Panels> panels) {
+        static final Kernel NONE = new Kernel(Map.of(), Map.of());
+    }
+
+    /**
+     * Prepares the decoding kernel of an inference model's weights {@code w} while their manager
+     * can still take arrays: linear weights wider than {@link Gemv#panelWidth} are rearranged into
+     * column panels in place (their entry in {@code w} becomes the [panels, out, width] array), and
+     * every 2-D weight gets its product. Embedding tables keep their rows: lookups read them.
+     * {@code viewManager} (float32) receives each panel's view; null in BF16.
+     */
+    private static Kernel kernel(Map<String, NDArray> w, NDManager viewManager) {
+        Map<String, Panels> panels = new java.util.HashMap<>();
+        Map<String, Gemv> products = new java.util.HashMap<>();
+        Set<String> tables = Set.of(key(Name.EMBED, -1), key(Name.POS_EMBED, -1));
+        for (var e : w.entrySet()) {
+            NDArray weight = e.getValue();
+            Shape s = weight.getShape();
+            if (s.dimension() != 2) continue;
+            int in = Math.toIntExact(s.get(1)), width = Gemv.panelWidth(in);
+            // panelling goes through a direct buffer, indexed by int: larger matrices (an 8B model's F32 output head) keep their rows
+            long bytes = s.size() * (weight.getDataType() == DataType.FLOAT32 ? 4 : 2);
+            if (width == in || tables.contains(e.getKey()) || bytes > Integer.MAX_VALUE) {
+                products.put(e.getKey(), Gemv.of(weight));
+                continue;
+            }
+            NDArray stacked = Gemv.panel(weight, width);
+            List<NDArray> parts = new ArrayList<>(), views = viewManager == null ? null : new ArrayList<>();
+            for (long p = 0; p < stacked.getShape().get(0); p++) {
+                NDArray part = stacked.get(p);
+                parts.add(part);
+                if (views != null) {
+                    NDArray view = part.reshape(part.getShape());
+                    view.attach(viewManager);
+                    views.add(view);
+                }
+            }
+            e.setValue(stacked);
+            panels.put(e.getKey(), new Panels(width, parts, views));
+            products.put(e.getKey(), Gemv.panelled(parts, Gemv.CHUNK_BYTES));
+        }
+        return new Kernel(products, panels);
     }
 
     private static final String QKV = "qkv.";
@@ -277,15 +331,19 @@ public final class HookedTransformer implements AutoCloseable {
             }
             if (trainable) {
                 for (NDArray a : w.values()) a.setRequiresGradient(true);
-                return new HookedTransformer(c, dir, manager, w, null, null, null);
+                return new HookedTransformer(c, dir, manager, w, null, null, null, Kernel.NONE);
             }
+            boolean onKernel = decodesOnKernel(c, device, true);
             if (bf16 != null) {
+                Kernel kernel = onKernel ? kernel(w, null) : Kernel.NONE;
                 manager.cap();
                 // the rounding steps' freed temporaries would otherwise stay resident in the allocator's arenas
                 NativeMemory.trim();
-                return new HookedTransformer(c, dir, manager, w, null, null, bf16);
+                return new HookedTransformer(c, dir, manager, w, null, null, bf16, kernel);
             }
             NDManager viewManager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
+            // panels first: the views below are of the matrices that stay whole
+            Kernel kernel = onKernel ? kernel(w, c.dModel() < SKINNY_MIN_WIDTH ? null : viewManager) : Kernel.NONE;
             Map<String, NDArray> views = new LinkedHashMap<>();
             for (var e : w.entrySet()) {
                 // narrow models multiply as x . W^T at every row count: they need no views
@@ -297,7 +355,7 @@ public final class HookedTransformer implements AutoCloseable {
             // nothing may attach to the weights' manager after loading: a stray attachment fails loudly
             manager.cap();
             NativeMemory.trim();
-            return new HookedTransformer(c, dir, manager, w, viewManager, views, null);
+            return new HookedTransformer(c, dir, manager, w, viewManager, views, null, kernel);
         } catch (RuntimeException e) {
             if (bf16 != null) bf16.close();
             manager.close();
@@ -949,16 +1007,44 @@ public final class HookedTransformer implements AutoCloseable {
             NDArray y = gemv.apply(x);
             return bias == null ? y : y.add(bias);
         }
+        Panels p = panels.get(weightKey);
+        if (p != null) {
+            NDArray y = panelled(x, p, rows);
+            return bias == null ? y : y.add(bias);
+        }
         if (bf16 != null) {
             NDArray y = bf16.linear(x, weights.get(weightKey), x.getManager());
             return bias == null ? y : y.add(bias);
         }
-        NDArray view = views == null ? null : views.get(weightKey);
-        if (view == null || rows > FEW_ROWS) return Linear.linear(x, weights.get(weightKey), bias).singletonOrThrow();
-        NDArray yT = view.matMul(x.reshape(rows, in).transpose());
-        yT.attach(x.getManager());
-        NDArray y = yT.transpose().reshape(s.slice(0, s.dimension() - 1).add(yT.getShape().get(0)));
+        NDArray y = torchProduct(x, weights.get(weightKey), views == null ? null : views.get(weightKey), rows);
         return bias == null ? y : y.add(bias);
+    }
+
+    /** x [..., in] . W^T in float32 on libtorch, as W . x^T through {@code view} for few rows (see {@link #FEW_ROWS}). */
+    private static NDArray torchProduct(NDArray x, NDArray weight, NDArray view, long rows) {
+        if (view == null || rows > FEW_ROWS) return Linear.linear(x, weight, null).singletonOrThrow();
+        Shape s = x.getShape();
+        NDArray yT = view.matMul(x.reshape(rows, s.get(s.dimension() - 1)).transpose());
+        yT.attach(x.getManager());
+        return yT.transpose().reshape(s.slice(0, s.dimension() - 1).add(yT.getShape().get(0)));
+    }
+
+    /**
+     * x [..., in] times a weight held as column panels, on libtorch: each panel's product with its
+     * columns of x, summed in float32 panel by panel as the kernel sums them; in BF16 the input is
+     * rounded first and the sum once at the end, as {@link Bf16Kernels#linear} rounds its product.
+     */
+    private NDArray panelled(NDArray x, Panels p, long rows) {
+        NDManager m = x.getManager();
+        NDArray input = bf16 == null ? x : bf16.widen(bf16.narrow(x, m), m);
+        NDArray sum = null;
+        for (int k = 0; k < p.weights().size(); k++) {
+            NDArray columns = input.get(new NDIndex("..., {}:{}", (long) k * p.width(), (long) (k + 1) * p.width()));
+            NDArray y = bf16 != null ? bf16.widenedProduct(columns, p.weights().get(k), m)
+                    : torchProduct(columns, p.weights().get(k), p.views() == null ? null : p.views().get(k), rows);
+            sum = sum == null ? y : sum.add(y);
+        }
+        return bf16 == null ? sum : bf16.widen(bf16.narrow(sum, m), m);
     }
 
     /**

@@ -66,15 +66,30 @@ public final class Fixtures {
      * under CI) without the vector API module.
      */
     public static <T> T throughDecodingKernel(java.util.concurrent.Callable<T> load) throws Exception {
+        return throughDecodingKernel(load, null);
+    }
+
+    /**
+     * {@link #throughDecodingKernel(java.util.concurrent.Callable)} with the kernel's weights held
+     * as column panels of at most {@code panelMax} floats ({@code -Dpersona.gemv.panel-max}; null:
+     * the default), so that a tiny model's products go through panels too.
+     */
+    public static <T> T throughDecodingKernel(java.util.concurrent.Callable<T> load, Integer panelMax) throws Exception {
         require(Gemv.available(), "the jdk.incubator.vector module (run with --add-modules=jdk.incubator.vector)");
-        String hidden = System.getProperty("persona.gemv.min-hidden"), rows = System.getProperty("persona.gemv.max-rows");
-        System.setProperty("persona.gemv.min-hidden", "0");
-        System.setProperty("persona.gemv.max-rows", "64");
+        java.util.Map<String, String> set = new java.util.HashMap<>(java.util.Map.of("persona.gemv.min-hidden", "0", "persona.gemv.max-rows", "64"));
+        if (panelMax != null) set.put("persona.gemv.panel-max", panelMax.toString());
+        return withProperties(set, load);
+    }
+
+    /** Runs {@code body} with the system properties {@code set}, restoring their previous values afterwards. */
+    public static <T> T withProperties(java.util.Map<String, String> set, java.util.concurrent.Callable<T> body) throws Exception {
+        java.util.Map<String, String> before = new java.util.HashMap<>();
+        for (String key : set.keySet()) before.put(key, System.getProperty(key));
+        set.forEach(System::setProperty);
         try {
-            return load.call();
+            return body.call();
         } finally {
-            restore("persona.gemv.min-hidden", hidden);
-            restore("persona.gemv.max-rows", rows);
+            before.forEach(Fixtures::restore);
         }
     }
 

@@ -128,7 +128,8 @@ class GemvTest {
     /**
      * Every family's test model generating through the kernel, where attention over the cache runs on
      * the Java side (AttentionKernel: GQA, sliding windows, soft caps, learned positions, q/k norms),
-     * for a padded batch of two prompts: the same greedy and sampled tokens as libtorch's route.
+     * for a padded batch of two prompts: the same greedy and sampled tokens as libtorch's route, with
+     * whole weight rows and with every linear weight in column panels.
      */
     @org.junit.jupiter.api.TestFactory
     java.util.stream.Stream<org.junit.jupiter.api.DynamicTest> cachedAttentionOnTheJavaSideGeneratesLibtorchsTokens() throws Exception {
@@ -145,11 +146,15 @@ class GemvTest {
                     try (HookedTransformer m = HookedTransformer.load(dir, Fixtures.device())) {
                         for (GenerationOptions o : runs) plain.add(new Generator(m).generate(prompts, o.withStopIds(java.util.Set.of())));
                     }
-                    try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Fixtures.device()))) {
-                        for (int k = 0; k < runs.size(); k++) {
-                            List<int[]> kernel = new Generator(m).generate(prompts, runs.get(k).withStopIds(java.util.Set.of()));
-                            for (int r = 0; r < prompts.size(); r++) {
-                                assertArrayEquals(plain.get(k).get(r), kernel.get(r), dir.getFileName() + ", run " + k + ", row " + r);
+                    // whole rows, then every linear weight in column panels of 16 (the test models are 48-80 wide)
+                    for (Integer panelMax : new Integer[] {null, 16}) {
+                        try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Fixtures.device()), panelMax)) {
+                            for (int k = 0; k < runs.size(); k++) {
+                                List<int[]> kernel = new Generator(m).generate(prompts, runs.get(k).withStopIds(java.util.Set.of()));
+                                for (int r = 0; r < prompts.size(); r++) {
+                                    assertArrayEquals(plain.get(k).get(r), kernel.get(r),
+                                            dir.getFileName() + (panelMax == null ? "" : ", panels of " + panelMax) + ", run " + k + ", row " + r);
+                                }
                             }
                         }
                     }
