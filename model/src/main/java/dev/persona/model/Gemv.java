@@ -245,10 +245,14 @@ final class Gemv {
     }
 
     /**
-     * Rearranges {@code weight} [out, in] (float32 or BF16, contiguous) in place into column panels
-     * of {@code width}, panel after panel, and returns that memory as [in / width, out, width], in
-     * the weight's manager: element [p, o, i] is W[o, p * width + i]. Afterwards {@code weight}
-     * itself no longer reads as the matrix. Holds one copy of the matrix in native memory while it runs.
+     * Rearranges {@code weight} [out, in] (float32 or BF16, contiguous, at most 2 GiB) in place into
+     * column panels of {@code width}, panel after panel, and returns that memory as [in / width, out,
+     * width], in the weight's manager: element [p, o, i] is W[o, p * width + i]. Afterwards {@code
+     * weight} itself no longer reads as the matrix.
+     *
+     * <p>The matrix is an [out, panels] grid of row pieces that becomes a [panels, out] grid: a
+     * transposition of pieces, done cycle by cycle with two pieces of scratch, so that loading a
+     * model never holds a second copy of a matrix (the peak memory of loading is the weights).
      */
     static NDArray panel(NDArray weight, int width) {
         Shape s = weight.getShape();
@@ -256,16 +260,51 @@ final class Gemv {
         if (in % width != 0) throw new IllegalArgumentException(in + " columns do not split into panels of " + width);
         int panels = in / width;
         ByteBuffer data = weight.toByteBuffer(true);
-        int size = data.capacity() / (out * in);
-        try (NDManager scratch = NDManager.newBaseManager(weight.getDevice())) {
-            ByteBuffer copy = scratch.zeros(new Shape(data.capacity()), DataType.INT8).toByteBuffer(true);
-            copy.put(0, data, 0, data.capacity());
-            int rowBytes = width * size;
-            for (int p = 0; p < panels; p++) {
-                for (int o = 0; o < out; o++) data.put((p * out + o) * rowBytes, copy, (o * in + p * width) * size, rowBytes);
-            }
+        int pieceBytes = data.capacity() / (out * panels);
+        int pieces = out * panels;
+        java.util.BitSet placed = new java.util.BitSet(pieces);
+        byte[] carried = new byte[pieceBytes], displaced = new byte[pieceBytes];
+        for (int start = 0; start < pieces; start++) {
+            if (placed.get(start)) continue;
+            // the piece at `start` (row o, panel p, at o * panels + p) belongs at p * out + o; follow the cycle back to `start`
+            data.get(start * pieceBytes, carried);
+            int at = start;
+            do {
+                int to = (at % panels) * out + at / panels;
+                data.get(to * pieceBytes, displaced);
+                data.put(to * pieceBytes, carried);
+                placed.set(to);
+                byte[] swap = carried;
+                carried = displaced;
+                displaced = swap;
+                at = to;
+            } while (at != start);
         }
         return weight.reshape(panels, out, width);
+    }
+
+    /**
+     * Rows {@code ids} of an unpanelled matrix (an embedding table) as float32, one after another
+     * ([ids.length, in]); BF16 rows widened exactly.
+     */
+    float[] rows(long[] ids) {
+        if (width != in) throw new IllegalStateException("rows of a panelled matrix are not contiguous");
+        float[] x = new float[Math.multiplyExact(ids.length, in)];
+        for (int k = 0; k < ids.length; k++) {
+            long id = ids[k];
+            if (id < 0 || id >= out) throw new IllegalArgumentException("token id " + id + " is outside the embedding table's " + out + " rows");
+            for (Chunk c : chunks) {
+                if (id < c.first || id >= c.first + c.count) continue;
+                int row = (int) id - c.first;
+                if (bf16) {
+                    for (int i = 0; i < in; i++) x[k * in + i] = Float.intBitsToFloat(c.data.getShort(2 * (row * in + i)) << 16);
+                } else {
+                    c.data.asFloatBuffer().get(row * in, x, k * in, in);
+                }
+                break;
+            }
+        }
+        return x;
     }
 
     /** x [..., in] . W^T: float32 [..., out] in x's manager. */
@@ -299,7 +338,8 @@ final class Gemv {
 
     /** A libtorch-owned float32 array of {@code shape} holding {@code y[from .. from + n)}, in {@code manager}. */
     static NDArray array(NDManager manager, float[] y, int from, int n, Shape shape) {
-        NDArray result = manager.zeros(shape);
+        // uninitialised (torch.empty): every element is written next, and an output head's 600 KB needs no clearing first
+        NDArray result = manager.create(shape, DataType.FLOAT32);
         result.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(y, from, n);
         return result;
     }
@@ -378,14 +418,9 @@ final class Gemv {
         roundToBf16(v, v.length);
     }
 
-    /** {@link #roundToBf16(float[])} on the first {@code n} values. */
+    /** {@link #roundToBf16(float[])} on the first {@code n} values (a vector at a time: an output head's 151936 values every decode step). */
     static void roundToBf16(float[] v, int n) {
-        for (int i = 0; i < n; i++) {
-            int bits = Float.floatToRawIntBits(v[i]);
-            if ((bits & 0x7f800000) == 0x7f800000) continue; // inf and NaN stay as they are
-            bits += 0x7fff + ((bits >>> 16) & 1);
-            v[i] = Float.intBitsToFloat(bits & 0xffff0000);
-        }
+        GemvKernel.roundToBf16(v, n);
     }
 
     /**

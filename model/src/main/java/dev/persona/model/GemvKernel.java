@@ -129,6 +129,30 @@ final class GemvKernel {
         }
     }
 
+    /**
+     * The first {@code n} values of {@code v} rounded in place to the nearest BF16, ties to even
+     * (add 0x7fff plus the lowest kept bit, then clear the low 16 bits), as torch's float32 ->
+     * bfloat16 cast rounds finite values; infinities and NaNs stay as they are.
+     */
+    static void roundToBf16(float[] v, int n) {
+        int step = S.length();
+        int bound = n - n % step;
+        int i = 0;
+        for (; i < bound; i += step) {
+            IntVector bits = FloatVector.fromArray(S, v, i).reinterpretAsInts();
+            IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7fff)).and(0xffff0000);
+            // exponent all ones: inf or NaN, kept
+            var special = bits.and(0x7f800000).eq(0x7f800000);
+            rounded.blend(bits, special).reinterpretAsFloats().intoArray(v, i);
+        }
+        for (; i < n; i++) {
+            int bits = Float.floatToRawIntBits(v[i]);
+            if ((bits & 0x7f800000) == 0x7f800000) continue;
+            bits += 0x7fff + ((bits >>> 16) & 1);
+            v[i] = Float.intBitsToFloat(bits & 0xffff0000);
+        }
+    }
+
     /** The sum of floats [from, to) of {@code b}: a plain streaming read, for the bandwidth probe. */
     static float sum(ByteBuffer b, int from, int to) {
         int step = S.length();

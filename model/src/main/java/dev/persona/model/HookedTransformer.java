@@ -529,10 +529,13 @@ public final class HookedTransformer implements AutoCloseable {
             String[] parts = e.getKey().split("@");
             Name name = Name.valueOf(parts[0]);
             int layer = parts.length > 1 ? Integer.parseInt(parts[1]) : -1;
-            float[] values = floats(e.getValue());
+            Panels p = panels.get(e.getKey());
+            float[] values = p == null ? floats(e.getValue()) : matrix(p);
+            long[] shape = p == null ? e.getValue().getShape().getShape()
+                    : new long[] {e.getValue().getShape().get(1), (long) p.weights().size() * p.width()};
             double offset = config.family().norm() == FamilySpec.NormKind.RMS && name.isNormWeight() ? config.family().normOffset() : 0;
             for (int i = 0; offset != 0 && i < values.length; i++) values[i] -= (float) offset;
-            writer.add(layout.tensor(name, layer), values, e.getValue().getShape().getShape());
+            writer.add(layout.tensor(name, layer), values, shape);
         }
         writer.write(out.resolve("model.safetensors"));
         for (String f : new String[] {"config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
@@ -542,6 +545,18 @@ public final class HookedTransformer implements AutoCloseable {
                 java.nio.file.Files.copy(src, out.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
         }
+    }
+
+    /** A weight held as column panels as the matrix [out, in] it stands for, float32 row-major. */
+    private float[] matrix(Panels p) {
+        int count = p.weights().size(), width = p.width();
+        int out = Math.toIntExact(p.weights().get(0).getShape().get(0)), in = count * width;
+        float[] m = new float[Math.multiplyExact(out, in)];
+        for (int k = 0; k < count; k++) {
+            float[] panel = floats(p.weights().get(k));
+            for (int o = 0; o < out; o++) System.arraycopy(panel, o * width, m, o * in + k * width, width);
+        }
+        return m;
     }
 
     /** A weight's values as float32 (BF16 weights widened exactly). */
@@ -602,7 +617,8 @@ public final class HookedTransformer implements AutoCloseable {
     /** Bytes the weights occupy as held: 4 per element, 2 for the BF16-held 2-D weights. */
     public long heldWeightBytes() {
         long n = 0;
-        for (NDArray a : weights.values()) n += a.size() * (bf16 != null && a.getShape().dimension() == 2 ? 2 : 4);
+        // 2-D weights, and [panels, out, width] ones held as column panels
+        for (NDArray a : weights.values()) n += a.size() * (bf16 != null && a.getShape().dimension() >= 2 ? 2 : 4);
         return n;
     }
 
@@ -787,21 +803,23 @@ public final class HookedTransformer implements AutoCloseable {
         NDArray positions = NativeData.longs(step, posIds, new Shape(b, t));
 
         // token embeddings (+ learned positions)
-        NDArray x = embed(ids, weight(Name.EMBED, -1), step);
+        NDArray x = embed(ids, Name.EMBED, step);
         // Gemma scales embeddings by sqrt(d_model) (as a float32 constant) before anything reads them
         if (f.embedScale()) x = NativeData.mul(x, (float) Math.sqrt(c.dModel()));
         x = hook(HookPoint.EMBED, x, info, step);
         if (f.positions() == FamilySpec.PositionKind.LEARNED) {
-            NDArray p = embed(positions, weight(Name.POS_EMBED, -1), step);
+            NDArray p = embed(positions, Name.POS_EMBED, step);
             p = hook(HookPoint.POS_EMBED, p, info, step);
             x = x.add(p);
         }
 
-        NDArray[] rope = f.positions() == FamilySpec.PositionKind.ROTARY ? rotaryTables(step, positions, invFreq) : null;
-        NDArray[] slidingRope = slidingInvFreq != null ? rotaryTables(step, positions, slidingInvFreq) : rope;
-        NDArray mask = attentionMask(step, info, keyValid, slot, t, 0);
+        // made when a layer first takes libtorch's attention: the Java-side attention over the cache reads neither
+        Once<NDArray[]> rope = f.positions() == FamilySpec.PositionKind.ROTARY ? new Once<>(() -> rotaryTables(step, positions, invFreq)) : null;
+        Once<NDArray[]> slidingRope = slidingInvFreq != null ? new Once<>(() -> rotaryTables(step, positions, slidingInvFreq)) : rope;
+        Once<NDArray> mask = new Once<>(() -> attentionMask(step, info, keyValid, slot, t, 0));
         ModelConfig.Attention shape = c.attention();
-        NDArray slidingMask = shape.slidingWindow() > 0 ? attentionMask(step, info, keyValid, slot, t, shape.slidingWindow()) : null;
+        Once<NDArray> slidingMask = shape.slidingWindow() > 0
+                ? new Once<>(() -> attentionMask(step, info, keyValid, slot, t, shape.slidingWindow())) : null;
         for (int l = 0; l < c.numLayers(); l++) {
             // each block's temporaries live in a manager of their own, freed when the block ends, so a
             // pass holds one block's intermediates at a time rather than all of them (results attach to
@@ -830,9 +848,16 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     /** Rows {@code ids} [batch, pos] of {@code table} [n, d] as float32 [batch, pos, d] in {@code step}. */
-    private NDArray embed(NDArray ids, NDArray table, NDManager step) {
-        if (bf16 != null) return bf16.embedding(ids, table, step);
-        return Embedding.embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
+    private NDArray embed(NDArray ids, Name table, NDManager step) {
+        // on the kernel the table's rows are read (and BF16 ones widened) on the Java side: a BF16 lookup
+        // through the TorchScript module cost about 0.27 ms a decode step, a tenth of the step's serial work
+        Gemv rows = gemvs.get(key(table, -1));
+        if (rows != null) {
+            Shape s = ids.getShape();
+            return Gemv.array(step, rows.rows(ids.toLongArray()), 0, Math.toIntExact(s.size() * config.dModel()), s.add(config.dModel()));
+        }
+        if (bf16 != null) return bf16.embedding(ids, weight(table, -1), step);
+        return Embedding.embedding(ids, weight(table, -1), SparseFormat.DENSE).singletonOrThrow();
     }
 
     /** cap * tanh(x / cap): Gemma 2's soft bound on attention scores and output logits. */
@@ -850,6 +875,24 @@ public final class HookedTransformer implements AutoCloseable {
     private NDArray rmsNorm(NDArray x, NDArray w) {
         NDArray variance = x.mul(x).mean(new int[] {-1}, true);
         return x.div(NativeData.add(variance, (float) config.normEps()).sqrt()).mul(w);
+    }
+
+    /** A value of a pass made the first time it is asked for, then kept. */
+    private static final class Once<T> {
+        private java.util.function.Supplier<T> make;
+        private T value;
+
+        Once(java.util.function.Supplier<T> make) {
+            this.make = make;
+        }
+
+        T get() {
+            if (make != null) {
+                value = make.get();
+                make = null;
+            }
+            return value;
+        }
     }
 
     /** cos and sin tables [batch, 1, pos, head_dim] for the rotate-half convention. */
@@ -889,11 +932,11 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     /**
-     * @param rope        cos and sin tables of this layer's rotary embedding, or null for learned positions
+     * @param rope        cos and sin tables of this layer's rotary embedding, made when first asked for; null for learned positions
      * @param frequencies the inverse frequencies those tables were made from (for the Java side), or null
      * @param positions   each row's position, rows batch x pos (for the Java side)
      */
-    private NDArray attention(NDManager step, Normed input, int l, NDArray[] rope, float[] frequencies, long[] positions, NDArray mask,
+    private NDArray attention(NDManager step, Normed input, int l, Once<NDArray[]> rope, float[] frequencies, long[] positions, Once<NDArray> mask,
                               boolean[][] keyValid,
                               int window, KVCache cache, int slot, PassInfo info) {
         ModelConfig c = config;
@@ -931,8 +974,8 @@ public final class HookedTransformer implements AutoCloseable {
             k = k.transpose(0, 2, 1, 3);
             v = v.transpose(0, 2, 1, 3);
             if (rope != null) {
-                q = applyRotary(q, rope);
-                k = applyRotary(k, rope);
+                q = applyRotary(q, rope.get());
+                k = applyRotary(k, rope.get());
             }
         }
         if (cache != null) {
@@ -953,7 +996,7 @@ public final class HookedTransformer implements AutoCloseable {
         }
         NDArray scores = NativeData.mul(q.matMul(k.transpose(0, 1, 3, 2)), (float) c.attention().scale());
         if (c.attention().scoreSoftcap() > 0) scores = softcap(scores, c.attention().scoreSoftcap());
-        scores = scores.add(mask);
+        scores = scores.add(mask.get());
         NDArray probs = scores.softmax(-1);
         probs = hook(HookPoint.pattern(l), probs, info, step);
         NDArray out = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) c.qWidth());
@@ -1169,13 +1212,20 @@ public final class HookedTransformer implements AutoCloseable {
         return kernelLinear(h, Name.DOWN_W, Name.DOWN_B, l, x.getManager(), s.slice(0, s.dimension() - 1));
     }
 
-    /** The normed input [rows, in] times the stacked matrices of {@code g}: Java floats [rows, g.out()]. */
+    /**
+     * The normed input [rows, in] times the stacked matrices of {@code g}: Java floats [rows, g.out()]
+     * (the leading values of a per-thread scratch array, valid until this thread's next stacked product).
+     */
     private float[] stackedProduct(Normed input, Gemv g) {
         int rows = rows(input.x());
-        float[] y = new float[rows * g.out()];
+        float[] y = STACKED.get();
+        if (y.length < rows * g.out()) STACKED.set(y = new float[rows * g.out()]);
         g.products(floats(input), rows, y);
         return y;
     }
+
+    /** Per thread: the output of the last stacked product (a gated MLP's gate|up is 9728 floats a row for Qwen2.5-0.5B). */
+    private static final ThreadLocal<float[]> STACKED = ThreadLocal.withInitial(() -> new float[0]);
 
     /** x [rows, in] (Java floats) times weight^T on the kernel, plus the bias: [lead..., out] in {@code m}. */
     private NDArray kernelLinear(float[] x, Name weight, Name bias, int l, NDManager m, Shape lead) {

@@ -383,6 +383,29 @@ class GemvTest {
     }
 
     @Test
+    void vectorRoundingToBf16EqualsTheScalarRuleForEveryKindOfValue() {
+        Random r = new Random(37);
+        float[] v = new float[10_007]; // not a whole number of vectors: the scalar tail runs too
+        for (int i = 0; i < v.length; i++) {
+            v[i] = switch (i % 6) {
+                case 0 -> Float.intBitsToFloat(r.nextInt()); // any bit pattern: NaN payloads, infinities, subnormals
+                case 1 -> Float.intBitsToFloat((r.nextInt() & 0xffff0000) | 0x8000); // exact ties
+                case 2 -> (float) r.nextGaussian();
+                case 3 -> Float.intBitsToFloat(0x7f7f8000 + r.nextInt(0x8000)); // near the largest finite value: rounds to infinity
+                case 4 -> Float.intBitsToFloat(r.nextInt(0x10000)); // subnormals
+                default -> -(float) r.nextGaussian() * 1e30f;
+            };
+        }
+        float[] got = v.clone();
+        Gemv.roundToBf16(got);
+        for (int i = 0; i < v.length; i++) {
+            int bits = Float.floatToRawIntBits(v[i]);
+            int want = (bits & 0x7f800000) == 0x7f800000 ? bits : (bits + 0x7fff + ((bits >>> 16) & 1)) & 0xffff0000;
+            assertEquals(want, Float.floatToRawIntBits(got[i]), "value " + i + " (" + Integer.toHexString(bits) + ")");
+        }
+    }
+
+    @Test
     void roundingToBf16IsToNearestEven() {
         float[] v = {1f, Float.intBitsToFloat(0x3f808000), Float.intBitsToFloat(0x3f818000), Float.intBitsToFloat(0x3f808001), -2.5f,
             Float.POSITIVE_INFINITY, Float.NaN};

@@ -125,12 +125,13 @@ class PanelledWeightsTest {
         }
     }
 
+    private static final String WIDE = "{\"model_type\":\"qwen2\",\"hidden_size\":512,\"num_hidden_layers\":2,"
+            + "\"num_attention_heads\":8,\"num_key_value_heads\":2,\"intermediate_size\":1024,\"vocab_size\":300,"
+            + "\"tie_word_embeddings\":false,\"rope_theta\":10000.0,\"rms_norm_eps\":1e-6,\"max_position_embeddings\":512}";
+
     /** A 512-wide model (wide enough for libtorch's W . x^T views) whose 512- and 1024-wide weights split into 256-wide panels. */
     private static ModelConfig wide() throws Exception {
-        ObjectNode node = (ObjectNode) new ObjectMapper().readTree("{\"model_type\":\"qwen2\",\"hidden_size\":512,\"num_hidden_layers\":2,"
-                + "\"num_attention_heads\":8,\"num_key_value_heads\":2,\"intermediate_size\":1024,\"vocab_size\":300,"
-                + "\"tie_word_embeddings\":false,\"rope_theta\":10000.0,\"rms_norm_eps\":1e-6,\"max_position_embeddings\":512}");
-        return ModelConfig.parse(node, Path.of("shape:wide-test"));
+        return ModelConfig.parse((ObjectNode) new ObjectMapper().readTree(WIDE), Path.of("shape:wide-test"));
     }
 
     private static HookedTransformer load(ModelConfig c, Precision precision, int panelMax) throws Exception {
@@ -142,7 +143,8 @@ class PanelledWeightsTest {
      * The same random model with whole rows and with panels: logits of passes of 1 row (the kernel),
      * 24 rows (libtorch through views in F32, widened BF16 products) and 100 rows (libtorch's linear)
      * agree to float rounding, BF16 products are rounded once, greedy decoding picks the same
-     * tokens, and the panelled model holds its native arrays steady across passes.
+     * tokens, the model saves the matrices it stands for, and it holds its native arrays steady
+     * across passes.
      */
     @Test
     void aModelWithPanelledWeightsComputesAsWithWholeRows() throws Exception {
@@ -188,6 +190,23 @@ class PanelledWeightsTest {
                     List<int[]> prompts = List.of(lengths.get(1), new int[] {5, 9});
                     List<int[]> want = new Generator(whole).generate(prompts, greedy), got = new Generator(panelled).generate(prompts, greedy);
                     for (int i = 0; i < prompts.size(); i++) assertArrayEquals(want.get(i), got.get(i), "greedy tokens, prompt " + i);
+                }
+                assertEquals(whole.heldWeightBytes(), panelled.heldWeightBytes(), precision + ": held bytes");
+                // saved, a panelled model writes the matrices it stands for: loaded back with whole rows it is the same model
+                Path saved = java.nio.file.Files.createTempDirectory("panelled");
+                try {
+                    panelled.save(saved);
+                    java.nio.file.Files.writeString(saved.resolve("config.json"), WIDE);
+                    try (HookedTransformer back = HookedTransformer.load(saved, ai.djl.Device.cpu(), false, precision)) {
+                        for (int[] ids : lengths) {
+                            assertArrayEquals(whole.forward(ids).data(), back.forward(ids).data(), 0f, precision + ", " + ids.length + " rows, saved and loaded");
+                        }
+                    }
+                } finally {
+                    try (var files = java.nio.file.Files.list(saved)) {
+                        for (Path f : files.toList()) java.nio.file.Files.delete(f);
+                    }
+                    java.nio.file.Files.delete(saved);
                 }
                 int before = panelled.liveNativeArrays();
                 for (int i = 0; i < 3; i++) {
