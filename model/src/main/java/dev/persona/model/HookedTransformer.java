@@ -849,11 +849,12 @@ public final class HookedTransformer implements AutoCloseable {
 
     /** Rows {@code ids} [batch, pos] of {@code table} [n, d] as float32 [batch, pos, d] in {@code step}. */
     private NDArray embed(NDArray ids, Name table, NDManager step) {
-        // on the kernel the table's rows are read (and BF16 ones widened) on the Java side: a BF16 lookup
-        // through the TorchScript module cost about 0.27 ms a decode step, a tenth of the step's serial work
+        // in a pass the kernel takes, the table's rows are read (and BF16 ones widened) on the Java side: a BF16
+        // lookup through the TorchScript module cost about 0.27 ms a decode step, a tenth of the step's serial
+        // work; larger passes keep libtorch's lookup, rather than build [rows, d_model] on the Java heap
         Gemv rows = gemvs.get(key(table, -1));
-        if (rows != null) {
-            Shape s = ids.getShape();
+        Shape s = ids.getShape();
+        if (rows != null && s.size() <= gemvRows) {
             return Gemv.array(step, rows.rows(ids.toLongArray()), 0, Math.toIntExact(s.size() * config.dModel()), s.add(config.dModel()));
         }
         if (bf16 != null) return bf16.embedding(ids, weight(table, -1), step);
