@@ -79,6 +79,11 @@ final class Bf16Kernels implements AutoCloseable {
         return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(FEW_ROWS), IValue.from(blockRows));
     }
 
+    /** x rounded to BF16 values, as float32, attached to {@code into}. */
+    NDArray rounded(NDArray x, NDManager into) {
+        return widen(narrow(x, into), into);
+    }
+
     /**
      * x [..., in] float32 (already BF16 values) times BF16 w [out, in]^T with float32 accumulation,
      * as float32 [..., out], not rounded: one column panel's share of a panelled weight's product,

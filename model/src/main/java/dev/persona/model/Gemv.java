@@ -321,8 +321,7 @@ final class Gemv {
     NDArray apply(float[] x, NDManager manager, Shape lead) {
         int rows = Math.toIntExact(x.length / in);
         // the output goes through a per-thread scratch array: an output head's rows are megabytes a product
-        float[] y = SCRATCH.get();
-        if (y.length < rows * out) SCRATCH.set(y = new float[rows * out]);
+        float[] y = scratch(SCRATCH, rows * out);
         products(x, rows, y);
         return array(manager, y, 0, rows * out, lead.add(out));
     }
@@ -335,6 +334,16 @@ final class Gemv {
         if (bf16) roundToBf16(x, rows * in);
         multiply(x, rows, y);
         if (bf16) roundToBf16(y, rows * out);
+    }
+
+    /**
+     * The calling thread's array in {@code holder}, replaced by a larger one when it has fewer than
+     * {@code n} values: scratch space reused across products (its leading {@code n} values are the caller's).
+     */
+    static float[] scratch(ThreadLocal<float[]> holder, int n) {
+        float[] a = holder.get();
+        if (a.length < n) holder.set(a = new float[n]);
+        return a;
     }
 
     /** A libtorch-owned float32 array of {@code shape} holding {@code y[from .. from + n)}, in {@code manager}. */
@@ -352,16 +361,11 @@ final class Gemv {
         float[] split = bf16 ? GemvKernel.splitPairs(x, rows, in, width) : null;
         // a panelled matrix's rows are panel by panel: each panel's products go to its own columns of a
         // scratch array [rows, panels * out], summed into y afterwards
-        float[] into = y;
-        if (panels > 1) {
-            into = PARTIALS.get();
-            if (into.length < rows * panels * out) PARTIALS.set(into = new float[rows * panels * out]);
-        }
-        float[] target = into;
         int stride = panels * out;
+        float[] into = panels == 1 ? y : scratch(PARTIALS, rows * stride);
         // small products are not worth a hand-off
         int step = (int) Math.max(1, Pool.STEP_BYTES / ((long) width * (bf16 ? 2 : 4)));
-        POOL.run((from, to) -> part(x, split, rows, target, stride, from, to), stride, step, (long) out * in < 65536);
+        POOL.run((from, to) -> part(x, split, rows, into, stride, from, to), stride, step, (long) out * in < 65536);
         if (panels == 1) return;
         for (int r = 0; r < rows; r++) {
             for (int o = 0; o < out; o++) {

@@ -1080,7 +1080,7 @@ public final class HookedTransformer implements AutoCloseable {
      */
     private NDArray panelled(NDArray x, Panels p, long rows) {
         NDManager m = x.getManager();
-        NDArray input = bf16 == null ? x : bf16.widen(bf16.narrow(x, m), m);
+        NDArray input = bf16 == null ? x : bf16.rounded(x, m);
         NDArray sum = null;
         for (int k = 0; k < p.weights().size(); k++) {
             NDArray columns = input.get(new NDIndex("..., {}:{}", (long) k * p.width(), (long) (k + 1) * p.width()));
@@ -1088,7 +1088,7 @@ public final class HookedTransformer implements AutoCloseable {
                     : torchProduct(columns, p.weights().get(k), p.views() == null ? null : p.views().get(k), rows);
             sum = sum == null ? y : sum.add(y);
         }
-        return bf16 == null ? sum : bf16.widen(bf16.narrow(sum, m), m);
+        return bf16 == null ? sum : bf16.rounded(sum, m);
     }
 
     /**
@@ -1219,8 +1219,7 @@ public final class HookedTransformer implements AutoCloseable {
      */
     private float[] stackedProduct(Normed input, Gemv g) {
         int rows = rows(input.x());
-        float[] y = STACKED.get();
-        if (y.length < rows * g.out()) STACKED.set(y = new float[rows * g.out()]);
+        float[] y = Gemv.scratch(STACKED, rows * g.out());
         g.products(floats(input), rows, y);
         return y;
     }
