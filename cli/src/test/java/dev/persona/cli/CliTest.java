@@ -86,6 +86,29 @@ class CliTest {
         assertTrue(afterLoad > 0 && peak >= afterLoad, "RSS after load " + afterLoad + ", peak " + peak);
         assertEquals((double) peak / held, j.get("peak_rss_over_held_weights").asDouble(), 1e-9);
         assertEquals(0, j.get("mapped_weight_bytes_resident_after_load").asLong(), "no file pages of the weights stay mapped");
+        // a 48-wide model decodes on libtorch: no kernel weights to read, so the bandwidth is the burst probe's
+        assertEquals("libtorch", j.get("decode_kernel").asText());
+        assertEquals(bandwidth, j.get("memory_bandwidth_burst_gbps").asDouble(), 0.0);
+    }
+
+    @Test
+    void benchOnTheKernelComparesBatchOneWithReadsOfTheWeightsBetweenItsRuns() throws Exception {
+        Path dir = root().resolve("testdata/families/qwen2");
+        Run r = dev.persona.model.Fixtures.throughDecodingKernel(
+                () -> run("bench", "--model", dir.toString(), "--batch", "1", "--prompt-tokens", "8", "--new-tokens", "4", "--json"));
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals("vector", j.get("decode_kernel").asText());
+        double bandwidth = j.get("memory_bandwidth_gbps").asDouble(), burst = j.get("memory_bandwidth_burst_gbps").asDouble();
+        assertTrue(bandwidth > 0 && burst > 0, "bandwidth " + bandwidth + ", burst " + burst);
+        // four reads of the weights, one before each of the three timed runs and one after: the progress names them
+        java.util.regex.Matcher reads = java.util.regex.Pattern.compile("reads of the weights between the batch-1 runs: ([0-9. ]+)\\)").matcher(r.err());
+        assertTrue(reads.find(), r.err());
+        String[] each = reads.group(1).trim().split(" ");
+        assertEquals(4, each.length, reads.group(1));
+        double best = java.util.Arrays.stream(each).mapToDouble(Double::parseDouble).max().orElseThrow();
+        assertEquals(best, bandwidth, 0.051, "the bandwidth is the best read (printed to 0.1)");
+        assertEquals(j.get("decode_b1_weight_stream_gbps").asDouble() / bandwidth, j.get("decode_b1_bandwidth_fraction").asDouble(), 1e-9);
     }
 
     @Test

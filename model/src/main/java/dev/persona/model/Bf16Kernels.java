@@ -12,6 +12,7 @@ import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.List;
 
 /**
  * BF16 arithmetic for {@link Precision#BF16}, run as methods of a small TorchScript module
@@ -31,6 +32,13 @@ final class Bf16Kernels implements AutoCloseable {
      */
     static final long FEW_ROWS = 4;
     /**
+     * The first /proc/cpuinfo flags naming BF16 dot-product instructions (AVX512-BF16, AMX-BF16).
+     * With them libtorch's BF16 kernel (oneDNN) is the fast product at every row count; on the
+     * 2-core AMD EPYC with avx512_bf16, 896 -> 4864: 8 rows 0.9-1.1 ms against 3.9-4.4 widened,
+     * 64 rows 1.4-1.7 against 6.5-7.3, 512 rows 8.3-8.7 against 30.8-31.8 (docs/BENCHMARKS.md).
+     */
+    private static final List<String> BF16_DOT_FLAGS = List.of("avx512_bf16", "amx_bf16");
+    /**
      * A widened product takes the weight in blocks of at most this many elements (32 MB as float32),
      * so that the float32 copy of a large output head (qwen2.5: 151936 x 896, 545 MB) is never whole.
      */
@@ -39,10 +47,43 @@ final class Bf16Kernels implements AutoCloseable {
 
     private final NDManager owner;
     private final PtSymbolBlock module;
+    /** Products of any row count in libtorch's BF16 kernel ({@link #nativeProducts(Device)}), none widened. */
+    private final boolean nativeProducts;
 
-    private Bf16Kernels(NDManager owner, PtSymbolBlock module) {
+    private Bf16Kernels(NDManager owner, PtSymbolBlock module, boolean nativeProducts) {
         this.owner = owner;
         this.module = module;
+        this.nativeProducts = nativeProducts;
+    }
+
+    /**
+     * Whether BF16 products run in libtorch's BF16 kernel at every row count on {@code device}:
+     * {@code -Dpersona.bf16.native=true|false} when set; else on a GPU, and on a CPU whose
+     * /proc/cpuinfo flags name BF16 dot-product instructions. Otherwise products of more than
+     * {@link #FEW_ROWS} rows are widened to float32 (without those instructions libtorch's BF16
+     * kernel was 6x slower than float32 at 512 rows).
+     */
+    static boolean nativeProducts(Device device) {
+        String set = System.getProperty("persona.bf16.native");
+        if (set != null) return Boolean.parseBoolean(set);
+        if (device.isGpu()) return true;
+        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+            return lines.filter(l -> l.startsWith("flags")).findFirst().map(Bf16Kernels::namesBf16Dot).orElse(false);
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return false;
+        }
+    }
+
+    /** Whether a /proc/cpuinfo flags line names BF16 dot-product instructions. */
+    static boolean namesBf16Dot(String flagsLine) {
+        int colon = flagsLine.indexOf(':');
+        List<String> flags = List.of(flagsLine.substring(colon + 1).trim().split("\\s+"));
+        return BF16_DOT_FLAGS.stream().anyMatch(flags::contains);
+    }
+
+    /** Whether this module's products run in libtorch's BF16 kernel at every row count. */
+    boolean nativeProducts() {
+        return nativeProducts;
     }
 
     /** Loads the module onto {@code device}; it lives until {@link #close}. */
@@ -51,7 +92,7 @@ final class Bf16Kernels implements AutoCloseable {
         try (InputStream in = Bf16Kernels.class.getResourceAsStream(RESOURCE)) {
             if (in == null) throw new IllegalStateException(RESOURCE + " is missing from the Persona jar (rebuild it)");
             PtSymbolBlock module = JniUtils.loadModule((PtNDManager) owner, in, true, false);
-            return new Bf16Kernels(owner, module);
+            return new Bf16Kernels(owner, module, nativeProducts(device));
         } catch (IOException e) {
             owner.close();
             throw new IllegalStateException("cannot read " + RESOURCE + " from the Persona jar", e);
@@ -76,7 +117,16 @@ final class Bf16Kernels implements AutoCloseable {
 
     /** {@link #linear(NDArray, NDArray, NDManager)} widening at most {@code blockRows} weight rows at a time. */
     NDArray linear(NDArray x, NDArray w, long blockRows, NDManager into) {
-        return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(FEW_ROWS), IValue.from(blockRows));
+        return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(nativeProducts ? Long.MAX_VALUE : FEW_ROWS),
+                IValue.from(blockRows));
+    }
+
+    /**
+     * x [..., in] float32 times BF16 w [out, in]^T in libtorch's BF16 kernel at any row count
+     * (input and output rounded to BF16, float32 accumulation), as float32 [..., out]; no bias.
+     */
+    NDArray nativeLinear(NDArray x, NDArray w, NDManager into) {
+        return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(Long.MAX_VALUE), IValue.from(1L));
     }
 
     /** x rounded to BF16 values, as float32, attached to {@code into}. */

@@ -116,11 +116,13 @@ final class Gemv {
     /**
      * The most activation rows a product takes this path with ({@code -Dpersona.gemv.max-rows});
      * more go to libtorch. By default 8 for float32 weights (libtorch's gemm is faster from about 16
-     * rows on) and 16 for BF16 (batch-16 decode of a 0.5B model 41-44 tok/s here against 30-31 with
-     * libtorch's widened products, which win again at 32).
+     * rows on); for BF16, 4 where libtorch multiplies in BF16 ({@code nativeBf16}: its kernel is as
+     * fast at 4 rows and faster from 8, 0.9-1.1 ms against 1.35-1.5 for 4864 x 896), else 16
+     * (batch-16 decode of a 0.5B model 41-44 tok/s against 30-31 with libtorch's widened products,
+     * which win again at 32).
      */
-    static int maxRows(Precision precision) {
-        return Integer.getInteger("persona.gemv.max-rows", precision == Precision.BF16 ? 16 : 8);
+    static int maxRows(Precision precision, boolean nativeBf16) {
+        return Integer.getInteger("persona.gemv.max-rows", precision == Precision.BF16 ? (nativeBf16 ? 4 : 16) : 8);
     }
 
     /** True when a model of hidden size {@code dModel} decodes through this path. */
@@ -398,6 +400,52 @@ final class Gemv {
             if (r > 0) best = Math.max(best, gbps);
         }
         return best;
+    }
+
+    /**
+     * Memory read bandwidth in GB/s over the weights of {@code matrices} themselves: whole passes
+     * ({@link #readOnce}) repeated until {@code seconds} have passed. The pages a decode step reads,
+     * read with nothing else to do, and for about as long as a timed decode run: a burst of
+     * milliseconds can land in a quiet moment of a shared machine that a run of seconds does not.
+     */
+    static double weightReadGbps(java.util.Collection<Gemv> matrices, double seconds) {
+        List<ByteBuffer> buffers = weightBuffers(matrices);
+        if (buffers.isEmpty()) throw new IllegalArgumentException("no weights to read");
+        long pass = 0;
+        for (ByteBuffer b : buffers) pass += b.limit() / 4 * 4L;
+        // compiles the loop before the clock starts
+        readOnce(List.of(buffers.get(0).slice(0, Math.min(buffers.get(0).limit(), 1 << 24))));
+        long bytes = 0, t0 = System.nanoTime(), until = t0 + (long) (seconds * 1e9);
+        do {
+            readOnce(buffers);
+            bytes += pass;
+        } while (System.nanoTime() < until);
+        return bytes / ((System.nanoTime() - t0) / 1e9) / 1e9;
+    }
+
+    /** The distinct weight buffers of {@code matrices} (stacked products share their matrices' buffers), in order. */
+    static List<ByteBuffer> weightBuffers(java.util.Collection<Gemv> matrices) {
+        java.util.Set<ByteBuffer> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        List<ByteBuffer> buffers = new ArrayList<>();
+        for (Gemv g : matrices) {
+            for (Chunk c : g.chunks) {
+                if (seen.add(c.data)) buffers.add(c.data);
+            }
+        }
+        return buffers;
+    }
+
+    /**
+     * One read of every whole int of {@code buffers}, each buffer split across the workers in
+     * steps as a product is; returns their sum (wrapping), kept so that no part of the read can
+     * be optimised away.
+     */
+    static int readOnce(List<ByteBuffer> buffers) {
+        AtomicInteger sum = new AtomicInteger();
+        for (ByteBuffer b : buffers) {
+            POOL.run((from, to) -> sum.addAndGet(GemvKernel.sumInts(b, 4 * from, 4 * to)), b.limit() / 4, (int) (Pool.STEP_BYTES / 4), false);
+        }
+        return sum.get();
     }
 
     /**

@@ -90,6 +90,17 @@ public final class Generator {
         return logits;
     }
 
+    /**
+     * The float32 values of {@code a}, copied into {@code reuse} when it has their number: a step's
+     * logits ([rows x vocab]; 39 MB at 64 rows of a 151936-token vocabulary) then need no new Java
+     * array, which the garbage collector would have to find room for every step.
+     */
+    private static float[] floats(NDArray a, float[] reuse) {
+        if (a.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32 || a.size() != reuse.length) return a.toFloatArray();
+        a.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().get(reuse);
+        return reuse;
+    }
+
     /** Generates for every prompt; each row stops at a stop id or after maxNewTokens. */
     public List<Result> run(List<int[]> prompts, GenerationOptions options) {
         ModelConfig c = model.config();
@@ -162,7 +173,7 @@ public final class Generator {
                 }
                 try (NDManager step = model.manager().newSubManager()) {
                     NDArray l = model.run(step, step.create(next, new Shape(b, 1)), new HookedTransformer.PassInfo(false, stepPos, stepValid), keyValid, cache, slot, true);
-                    logits = l.toFloatArray();
+                    logits = floats(l, logits);
                 }
                 slot++;
             }

@@ -108,7 +108,7 @@ public final class HookedTransformer implements AutoCloseable {
         this.views = views;
         this.gemvs = kernel.products();
         this.panels = kernel.panels();
-        this.gemvRows = Gemv.maxRows(bf16 != null ? Precision.BF16 : Precision.F32);
+        this.gemvRows = Gemv.maxRows(bf16 != null ? Precision.BF16 : Precision.F32, bf16 != null && bf16.nativeProducts());
         this.stacked = new java.util.HashMap<>();
         this.stackedBiases = new java.util.HashMap<>();
         if (!gemvs.isEmpty()) {
@@ -142,9 +142,11 @@ public final class HookedTransformer implements AutoCloseable {
      * can still take arrays: linear weights wider than {@link Gemv#panelWidth} are rearranged into
      * column panels in place (their entry in {@code w} becomes the [panels, out, width] array), and
      * every 2-D weight gets its product. Embedding tables keep their rows: lookups read them.
-     * {@code viewManager} (float32) receives each panel's view; null in BF16.
+     * {@code viewManager} (float32) receives each panel's view; null in BF16. Without {@code
+     * panelled} every weight keeps its rows: BF16 weights that libtorch multiplies in BF16, whose
+     * kernel takes a whole matrix and rounds its product once (a panel's product would be rounded).
      */
-    private static Kernel kernel(Map<String, NDArray> w, NDManager viewManager) {
+    private static Kernel kernel(Map<String, NDArray> w, NDManager viewManager, boolean panelled) {
         Map<String, Panels> panels = new java.util.HashMap<>();
         Map<String, Gemv> products = new java.util.HashMap<>();
         Set<String> tables = Set.of(key(Name.EMBED, -1), key(Name.POS_EMBED, -1));
@@ -152,7 +154,7 @@ public final class HookedTransformer implements AutoCloseable {
             NDArray weight = e.getValue();
             Shape s = weight.getShape();
             if (s.dimension() != 2) continue;
-            int in = Math.toIntExact(s.get(1)), width = Gemv.panelWidth(in);
+            int in = Math.toIntExact(s.get(1)), width = panelled ? Gemv.panelWidth(in) : in;
             // panelling goes through a direct buffer, indexed by int: larger matrices (an 8B model's F32 output head) keep their rows
             long bytes = s.size() * (weight.getDataType() == DataType.FLOAT32 ? 4 : 2);
             if (width == in || tables.contains(e.getKey()) || bytes > Integer.MAX_VALUE) {
@@ -199,6 +201,15 @@ public final class HookedTransformer implements AutoCloseable {
      */
     public boolean decodesThroughKernel() {
         return !gemvs.isEmpty();
+    }
+
+    /**
+     * Memory read bandwidth in GB/s of a plain read of this model's kernel weights, in passes over
+     * all of them split across the kernel's threads, for at least {@code seconds}; NaN when decode
+     * steps do not run on the kernel. {@code persona bench} takes it between its batch-1 decode runs.
+     */
+    public double weightReadGbps(double seconds) {
+        return gemvs.isEmpty() ? Double.NaN : Gemv.weightReadGbps(gemvs.values(), seconds);
     }
 
     /** The one rule for the kernel: inference models on the CPU, wide enough, with the vector API present. */
@@ -335,7 +346,7 @@ public final class HookedTransformer implements AutoCloseable {
             }
             boolean onKernel = decodesOnKernel(c, device, true);
             if (bf16 != null) {
-                Kernel kernel = onKernel ? kernel(w, null) : Kernel.NONE;
+                Kernel kernel = onKernel ? kernel(w, null, !bf16.nativeProducts()) : Kernel.NONE;
                 manager.cap();
                 // the rounding steps' freed temporaries would otherwise stay resident in the allocator's arenas
                 NativeMemory.trim();
@@ -343,7 +354,7 @@ public final class HookedTransformer implements AutoCloseable {
             }
             NDManager viewManager = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager(device);
             // panels first: the views below are of the matrices that stay whole
-            Kernel kernel = onKernel ? kernel(w, c.dModel() < SKINNY_MIN_WIDTH ? null : viewManager) : Kernel.NONE;
+            Kernel kernel = onKernel ? kernel(w, c.dModel() < SKINNY_MIN_WIDTH ? null : viewManager, true) : Kernel.NONE;
             Map<String, NDArray> views = new LinkedHashMap<>();
             for (var e : w.entrySet()) {
                 // narrow models multiply as x . W^T at every row count: they need no views

@@ -91,6 +91,14 @@ public final class RuntimeBench {
      * short) warm-up runs of at least {@link #WARM_UP_STEPS} decode steps.
      */
     public static Decode decode(HookedTransformer model, int batch, int promptTokens, int newTokens, int runs) {
+        return decode(model, batch, promptTokens, newTokens, runs, null);
+    }
+
+    /**
+     * {@link #decode(HookedTransformer, int, int, int, int)}, running {@code aroundRuns} (when not
+     * null) before each timed run and after the last: measurements that belong to the same minutes.
+     */
+    public static Decode decode(HookedTransformer model, int batch, int promptTokens, int newTokens, int runs, Runnable aroundRuns) {
         if (newTokens < 2) throw new IllegalArgumentException("decode is timed from the second new token: " + newTokens + " is too few");
         List<int[]> prompts = randomPrompts(model.config(), batch, promptTokens, 2);
         Generator g = new Generator(model);
@@ -100,9 +108,11 @@ public final class RuntimeBench {
         for (int steps = 0; steps < warmUp; steps += newTokens - 1) g.run(prompts, full);
         double best = Double.MAX_VALUE;
         for (int r = 0; r < Math.max(1, runs); r++) {
+            if (aroundRuns != null) aroundRuns.run();
             g.run(prompts, full);
             best = Math.min(best, (System.nanoTime() - g.lastPrefillEndNanos) / 1e9);
         }
+        if (aroundRuns != null) aroundRuns.run();
         return new Decode(batch, promptTokens, newTokens, best, batch * (newTokens - 1) / best, Math.max(1, runs));
     }
 

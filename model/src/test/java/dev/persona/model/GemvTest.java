@@ -101,11 +101,14 @@ class GemvTest {
         int[] plain;
         try (HookedTransformer m = HookedTransformer.load(dir, Fixtures.device())) {
             assertTrue(!m.decodesThroughKernel(), "a 48-wide model stays on libtorch by default");
+            assertTrue(Double.isNaN(m.weightReadGbps(0)), "no kernel weights to read");
             plain = new Generator(m).generate(List.of(prompt), greedy).get(0);
         }
         int threads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
         try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Fixtures.device()))) {
             assertTrue(m.decodesThroughKernel());
+            double read = m.weightReadGbps(0);
+            assertTrue(read > 0 && Double.isFinite(read), "a read of the kernel's weights: " + read + " GB/s");
             int[] kernel = new Generator(m).generate(List.of(prompt), greedy).get(0);
             assertArrayEquals(plain, kernel, "greedy tokens through the kernel");
             assertEquals(threads, ai.djl.pytorch.jni.JniUtils.getNumThreads(), "libtorch's threads after kernel passes");
@@ -261,6 +264,44 @@ class GemvTest {
                     assertTrue(Math.abs(h[i] - want[i]) <= tolerance, (biased ? "biased " : "") + "unit " + i + ": " + h[i] + " vs libtorch " + want[i]);
                 }
             }
+        }
+    }
+
+    @Test
+    void theIntSumReadsEveryWholeIntOfARangeOnce() {
+        Random r = new Random(41);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(4 * 5000 + 3).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        while (b.hasRemaining()) b.put((byte) r.nextInt());
+        for (int trial = 0; trial < 200; trial++) {
+            int from = 4 * r.nextInt(trial < 20 ? 3 : 2500), to = from + r.nextInt(b.limit() - from + 1);
+            int expected = 0;
+            for (int i = from; i + 4 <= to; i += 4) expected += b.getInt(i);
+            assertEquals(expected, GemvKernel.sumInts(b, from, to), "ints of bytes [" + from + ", " + to + ")");
+        }
+    }
+
+    @Test
+    void theWeightReadProbeReadsEachDistinctWeightOncePerPass() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Random r = new Random(43);
+            float[][] w = new float[2][];
+            Gemv[] g = new Gemv[2];
+            int expected = 0;
+            for (int k = 0; k < 2; k++) {
+                w[k] = new float[300 * 96 + k * 96];
+                for (int i = 0; i < w[k].length; i++) {
+                    w[k][i] = (float) r.nextGaussian();
+                    expected += Float.floatToRawIntBits(w[k][i]);
+                }
+                // small buffers: several per matrix, each split across the workers
+                g[k] = Gemv.of(m.create(w[k], new Shape(300 + k, 96)).duplicate(), 4096);
+            }
+            // a stacked product shares its matrices' buffers: read once, as a decode step reads them
+            List<Gemv> all = List.of(g[0], g[1], Gemv.stack(List.of(g[0], g[1])));
+            assertEquals(Gemv.weightBuffers(List.of(g[0], g[1])).size(), Gemv.weightBuffers(all).size());
+            assertEquals(expected, Gemv.readOnce(Gemv.weightBuffers(all)), "the sum of every weight's bits, each once");
+            double gbps = Gemv.weightReadGbps(all, 0.05);
+            assertTrue(gbps > 0 && Double.isFinite(gbps), "GB/s " + gbps);
         }
     }
 

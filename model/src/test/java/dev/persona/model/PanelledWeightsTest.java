@@ -134,13 +134,58 @@ class PanelledWeightsTest {
         return ModelConfig.parse((ObjectNode) new ObjectMapper().readTree(WIDE), Path.of("shape:wide-test"));
     }
 
+    /** BF16 widened above 4 rows, as on a CPU without BF16 instructions: the route on which BF16 weights are panelled. */
     private static HookedTransformer load(ModelConfig c, Precision precision, int panelMax) throws Exception {
-        return Fixtures.withProperties(Map.of("persona.gemv.panel-max", Integer.toString(panelMax)),
+        return Fixtures.withProperties(Map.of("persona.gemv.panel-max", Integer.toString(panelMax), "persona.bf16.native", "false"),
                 () -> HookedTransformer.random(c, ai.djl.Device.cpu(), 7, precision));
     }
 
     /**
-     * The same random model with whole rows and with panels: logits of passes of 1 row (the kernel),
+     * Where libtorch multiplies in BF16 (a CPU with BF16 instructions, or forced), BF16 weights keep
+     * their rows, since its kernel rounds a whole product once; its passes of 24 and 100 rows agree
+     * with the widened route's to BF16 rounding, and every product is a BF16 value.
+     */
+    @Test
+    void bf16WeightsKeepTheirRowsWhereLibtorchMultipliesInBf16() throws Exception {
+        ModelConfig c = wide();
+        Random r = new Random(5);
+        try (HookedTransformer widened = load(c, Precision.BF16, 256);
+             HookedTransformer nat = Fixtures.withProperties(Map.of("persona.gemv.panel-max", "256", "persona.bf16.native", "true"),
+                     () -> HookedTransformer.random(c, ai.djl.Device.cpu(), 7, Precision.BF16))) {
+            assertEquals(new Shape(4, 512, 256), widened.weight(WeightLayout.Name.DOWN_W, 0).getShape(), "panels on the widened route");
+            assertEquals(new Shape(512, 1024), nat.weight(WeightLayout.Name.DOWN_W, 0).getShape(), "whole rows on BF16's own route");
+            assertTrue(nat.decodesThroughKernel());
+            for (int n : new int[] {1, 24, 100}) {
+                int[] ids = new int[n];
+                for (int i = 0; i < n; i++) ids[i] = r.nextInt(300);
+                float[] a = widened.forward(ids).data(), b = nat.forward(ids).data();
+                double scale = 0, diff = 0;
+                for (int i = 0; i < a.length; i++) {
+                    scale = Math.max(scale, Math.abs(a[i]));
+                    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+                }
+                assertTrue(scale > 0 && diff <= 0.05 * scale, n + " rows: max |widened - native| " + diff + " against max |logit| " + scale);
+                try (ActivationCache cache = nat.capture(List.of(HookPoint.mlpOut(0), HookPoint.attnOut(1)))) {
+                    nat.forward(ids);
+                    for (String h : List.of(HookPoint.mlpOut(0), HookPoint.attnOut(1))) {
+                        float[] out = cache.get(h).data();
+                        for (int i = 0; i < out.length; i++) assertEquals(Bf16ComputeTest.bf16(out[i]), out[i], 0f, n + " rows: " + h + "[" + i + "] is a BF16 value");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void bf16InstructionsAreReadFromTheCpuFlags() {
+        assertTrue(Bf16Kernels.namesBf16Dot("flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni"));
+        assertTrue(Bf16Kernels.namesBf16Dot("flags : fpu amx_bf16 amx_tile"));
+        assertTrue(!Bf16Kernels.namesBf16Dot("flags\t\t: fpu sse2 avx2 fma avx512f avx512bw"), "AVX-512 without its BF16 extension");
+        assertTrue(!Bf16Kernels.namesBf16Dot("flags : avx512_bf16x"), "a flag is matched whole");
+    }
+
+    /**
+     * The same random model with whole rows and with panels (BF16 on its widened route): logits of passes of 1 row (the kernel),
      * 24 rows (libtorch through views in F32, widened BF16 products) and 100 rows (libtorch's linear)
      * agree to float rounding, BF16 products are rounded once, greedy decoding picks the same
      * tokens, the model saves the matrices it stands for, and it holds its native arrays steady
@@ -197,7 +242,8 @@ class PanelledWeightsTest {
                 try {
                     panelled.save(saved);
                     java.nio.file.Files.writeString(saved.resolve("config.json"), WIDE);
-                    try (HookedTransformer back = HookedTransformer.load(saved, ai.djl.Device.cpu(), false, precision)) {
+                    try (HookedTransformer back = Fixtures.withProperties(Map.of("persona.bf16.native", "false"),
+                            () -> HookedTransformer.load(saved, ai.djl.Device.cpu(), false, precision))) {
                         for (int[] ids : lengths) {
                             assertArrayEquals(whole.forward(ids).data(), back.forward(ids).data(), 0f, precision + ", " + ids.length + " rows, saved and loaded");
                         }
