@@ -109,7 +109,11 @@ final class Bf16Kernels implements AutoCloseable {
         return call("forward", into, IValue.from((PtNDArray) x));
     }
 
-    /** x [..., in] float32 times BF16 w [out, in]^T, rounded to BF16, as float32 [..., out]; no bias. */
+    /**
+     * x [..., in] float32 times BF16 w [out, in]^T, rounded to BF16, as float32 [..., out]; no bias.
+     * In libtorch's BF16 kernel at every row count with {@link #nativeProducts()}, else up to
+     * {@link #FEW_ROWS} rows, above which the operands are widened to float32.
+     */
     NDArray linear(NDArray x, NDArray w, NDManager into) {
         long in = w.getShape().get(1);
         return linear(x, w, Math.max(1, WIDEN_BLOCK_ELEMENTS / in), into);
@@ -119,14 +123,6 @@ final class Bf16Kernels implements AutoCloseable {
     NDArray linear(NDArray x, NDArray w, long blockRows, NDManager into) {
         return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(nativeProducts ? Long.MAX_VALUE : FEW_ROWS),
                 IValue.from(blockRows));
-    }
-
-    /**
-     * x [..., in] float32 times BF16 w [out, in]^T in libtorch's BF16 kernel at any row count
-     * (input and output rounded to BF16, float32 accumulation), as float32 [..., out]; no bias.
-     */
-    NDArray nativeLinear(NDArray x, NDArray w, NDManager into) {
-        return call("linear", into, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), IValue.from(Long.MAX_VALUE), IValue.from(1L));
     }
 
     /** x rounded to BF16 values, as float32, attached to {@code into}. */
