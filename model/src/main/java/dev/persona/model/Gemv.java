@@ -333,9 +333,9 @@ final class Gemv {
      * place to BF16 first, y after), as {@link Bf16Kernels#linear} rounds.
      */
     void products(float[] x, int rows, float[] y) {
-        if (bf16) roundToBf16(x, rows * in);
+        if (bf16) GemvKernel.roundToBf16(x, rows * in);
         multiply(x, rows, y);
-        if (bf16) roundToBf16(y, rows * out);
+        if (bf16) GemvKernel.roundToBf16(y, rows * out);
     }
 
     /**
@@ -379,8 +379,8 @@ final class Gemv {
     }
 
     /**
-     * Memory read bandwidth in GB/s as this path's threads see it: the best of {@code reps} sums,
-     * split across the workers, over a buffer of {@code bytes} (far larger than the caches).
+     * Memory read bandwidth in GB/s as this path's threads see it: the best of {@code reps} reads
+     * ({@link #readOnce}) of a buffer of {@code bytes} (far larger than the caches).
      */
     static double readBandwidthGbps(long bytes, int reps) {
         int n = (int) Math.min(bytes / 4, Integer.MAX_VALUE / 4);
@@ -388,13 +388,10 @@ final class Gemv {
         // AVX-512 load across two cache lines and read 46-47 GB/s where aligned memory gave 51-53 (measured)
         ByteBuffer b = ByteBuffer.allocateDirect(4 * n + 64).alignedSlice(64).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < n; i += 1024) b.putFloat(4 * i, 1f);
-        // the sums are kept, so that no part of the read can be optimised away
-        java.util.concurrent.atomic.DoubleAdder sums = new java.util.concurrent.atomic.DoubleAdder();
         double best = 0;
         for (int r = 0; r <= reps; r++) {
             long t0 = System.nanoTime();
-            // split and claimed as a product's rows are
-            POOL.run((from, to) -> sums.add(GemvKernel.sum(b, from, to)), n, (int) (Pool.STEP_BYTES / 4), false);
+            readOnce(List.of(b));
             double gbps = 4.0 * n / ((System.nanoTime() - t0) / 1e9) / 1e9;
             // the first pass compiles the loop
             if (r > 0) best = Math.max(best, gbps);
@@ -468,12 +465,7 @@ final class Gemv {
 
     /** Each value rounded to the nearest BF16 (ties to even), as torch's float32 -> bfloat16 cast rounds finite values. */
     static void roundToBf16(float[] v) {
-        roundToBf16(v, v.length);
-    }
-
-    /** {@link #roundToBf16(float[])} on the first {@code n} values (a vector at a time: an output head's 151936 values every decode step). */
-    static void roundToBf16(float[] v, int n) {
-        GemvKernel.roundToBf16(v, n);
+        GemvKernel.roundToBf16(v, v.length);
     }
 
     /**

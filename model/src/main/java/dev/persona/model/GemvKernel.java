@@ -155,8 +155,9 @@ final class GemvKernel {
 
     /**
      * The sum of the ints at bytes [from, to) of {@code b} (a trailing partial int is not read): a
-     * plain streaming read of weights of any dtype, for the probe over a model's own weights. Ints,
-     * because BF16 pairs read as floats can be subnormal, which some cores add slowly.
+     * plain streaming read of memory of any dtype, for the bandwidth probes (a fresh buffer, or a
+     * model's own weights). Ints, because BF16 pairs read as floats can be subnormal, which some
+     * cores add slowly.
      */
     static int sumInts(ByteBuffer b, int from, int to) {
         int step = INTS.length() * 4;
@@ -168,20 +169,6 @@ final class GemvKernel {
         }
         int s = a.add(c).reduceLanes(VectorOperators.ADD);
         for (; i + 4 <= to; i += 4) s += b.order() == LE ? b.getInt(i) : Integer.reverseBytes(b.getInt(i));
-        return s;
-    }
-
-    /** The sum of floats [from, to) of {@code b}: a plain streaming read, for the bandwidth probe. */
-    static float sum(ByteBuffer b, int from, int to) {
-        int step = S.length();
-        FloatVector a = FloatVector.zero(S), c = FloatVector.zero(S);
-        int i = from;
-        for (; i + 2 * step <= to; i += 2 * step) {
-            a = a.add(FloatVector.fromByteBuffer(S, b, 4 * i, LE));
-            c = c.add(FloatVector.fromByteBuffer(S, b, 4 * (i + step), LE));
-        }
-        float s = a.add(c).reduceLanes(VectorOperators.ADD);
-        for (; i < to; i++) s += b.getFloat(4 * i);
         return s;
     }
 
