@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The decoding kernel ({@link Gemv}) against exact sums and against libtorch, and its effects on a model. */
 class GemvTest {
@@ -36,7 +37,8 @@ class GemvTest {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray weight = m.create(w, new Shape(out, in)).duplicate();
             Gemv g = Gemv.of(weight, chunkBytes);
-            for (int rows = 1; rows <= 9; rows++) {
+            // 1-7 rows go output by output; from 8 two outputs at a time, with leftover rows (9, 13) and an odd output at the end (37, 129)
+            for (int rows : new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16}) {
                 float[] x = new float[rows * in];
                 for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
                 float[] y = new float[rows * out];
@@ -58,23 +60,25 @@ class GemvTest {
         }
     }
 
-    @Test
-    void aRowsResultDoesNotDependOnTheOtherRowsOfItsCall() {
-        int out = 300, in = 200;
+    @ParameterizedTest(name = "{0} rows")
+    @ValueSource(ints = {7, 8, 13, 35})
+    void aRowsResultDoesNotDependOnTheOtherRowsOfItsCall(int rows) {
+        // an odd number of outputs in buffers of 37 rows: pairs of outputs end with a single one in each buffer
+        int out = 301, in = 200;
         Random r = new Random(5);
         float[] w = new float[out * in];
         for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
         try (NDManager m = NDManager.newBaseManager()) {
-            Gemv g = Gemv.of(m.create(w, new Shape(out, in)).duplicate());
-            float[] x = new float[7 * in];
+            Gemv g = Gemv.of(m.create(w, new Shape(out, in)).duplicate(), 4L * 37 * in);
+            float[] x = new float[rows * in];
             for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
-            float[] all = new float[7 * out];
-            g.multiply(x, 7, all);
-            for (int k = 0; k < 7; k++) {
+            float[] all = new float[rows * out];
+            g.multiply(x, rows, all);
+            for (int k = 0; k < rows; k++) {
                 float[] one = new float[out];
                 g.multiply(java.util.Arrays.copyOfRange(x, k * in, (k + 1) * in), 1, one);
                 // bit for bit: a batched decode gives each row what it would get alone
-                assertArrayEquals(java.util.Arrays.copyOfRange(all, k * out, (k + 1) * out), one, 0f, "row " + k);
+                assertArrayEquals(java.util.Arrays.copyOfRange(all, k * out, (k + 1) * out), one, 0f, "row " + k + " of " + rows);
             }
         }
     }
@@ -125,6 +129,44 @@ class GemvTest {
             for (int i = 0; i < 20; i++) m.forward(prompt);
             assertEquals(before, m.manager().getManagedArrays().size(), "live native arrays after BF16 kernel generations and forwards");
             assertEquals(threads, ai.djl.pytorch.jni.JniUtils.getNumThreads(), "libtorch's threads after BF16 kernel passes");
+        }
+    }
+
+    /**
+     * A batch whose prompt pass is larger than 512 rows: on the kernel's models the distinct prompts go
+     * in passes of at most 512 rows (here 2 prompts of 200 tokens a pass), and the tokens are those of
+     * libtorch's route, whose one pass takes every row; nothing stays allocated.
+     */
+    @Test
+    void promptPassesInKernelSizedPiecesGenerateLibtorchsTokens() throws Exception {
+        Path dir = Fixtures.project("testdata/families/qwen2");
+        Random r = new Random(3);
+        List<int[]> prompts = new java.util.ArrayList<>();
+        for (int len : new int[] {200, 70, 130, 200, 1, 160}) prompts.add(r.ints(len, 1, 90).toArray());
+        prompts.add(prompts.get(2)); // a repeated prompt shares its row of a pass
+        List<GenerationOptions> runs = List.of(GenerationOptions.greedy(10), GenerationOptions.sample(10, 1.0, 1), GenerationOptions.sample(10, 1.0, 2));
+        List<List<int[]>> plain = new java.util.ArrayList<>();
+        try (HookedTransformer m = HookedTransformer.load(dir, Fixtures.device())) {
+            assertEquals(Integer.MAX_VALUE, m.promptsPerPass(20), "libtorch's route keeps one pass");
+            for (GenerationOptions o : runs) {
+                Generator g = new Generator(m);
+                plain.add(g.generate(prompts, o.withStopIds(java.util.Set.of())));
+                assertEquals(1, g.lastPrefillPasses);
+            }
+        }
+        try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Fixtures.device()))) {
+            assertEquals(25, m.promptsPerPass(20), "512 rows of 20-token prompts");
+            assertEquals(1, m.promptsPerPass(600), "a prompt longer than 512 tokens goes alone");
+            int before = m.manager().getManagedArrays().size();
+            for (int k = 0; k < runs.size(); k++) {
+                Generator g = new Generator(m);
+                List<int[]> kernel = g.generate(prompts, runs.get(k).withStopIds(java.util.Set.of()));
+                assertEquals(6, g.lastPrefillRows, "one row per distinct prompt");
+                assertEquals(2, m.promptsPerPass(200));
+                assertEquals(3, g.lastPrefillPasses, "six distinct prompts in passes of two");
+                for (int i = 0; i < prompts.size(); i++) assertArrayEquals(plain.get(k).get(i), kernel.get(i), "run " + k + ", row " + i);
+            }
+            assertEquals(before, m.manager().getManagedArrays().size(), "live native arrays after split prompt passes");
         }
     }
 
@@ -214,7 +256,7 @@ class GemvTest {
                 Gemv stacked = Gemv.stack(parts);
                 assertArrayEquals(outs, stacked.parts());
                 assertEquals(112, stacked.out());
-                for (int rows = 1; rows <= 6; rows++) {
+                for (int rows : new int[] {1, 2, 3, 4, 5, 6, 8, 11}) { // from 8 rows float32 outputs go in pairs
                     float[] x = new float[rows * in];
                     for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
                     float[] all = new float[rows * 112];
