@@ -117,7 +117,7 @@ final class Gemv {
      * The most activation rows a product takes this path with ({@code -Dpersona.gemv.max-rows});
      * more go to libtorch. By default 64 for float32 weights (from 8 rows on the kernel multiplies
      * two outputs by four rows at a time: 4864 x 896 at 16 / 64 rows in 1.45 / 3.8-4.1 ms against
-     * libtorch's 2.5-3.5 / 5.2-6.1; libtorch's gemm is level from about 256 rows, and a pass the
+     * libtorch's 2.3-4.1 / 5.0-6.4; libtorch's gemm is level from about 256 rows, and a pass the
      * kernel takes runs libtorch's other operations on one thread). For BF16, 4 where libtorch
      * multiplies in BF16 ({@code nativeBf16}: its kernel is as fast at 4 rows and faster from 8,
      * 0.9-1.1 ms against 1.35-1.5 for 4864 x 896), else 16 (batch-16 decode of a 0.5B model 41-44
