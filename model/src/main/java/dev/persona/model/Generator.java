@@ -59,9 +59,8 @@ public final class Generator {
             source[i] = first == null ? distinct.size() - 1 : first;
         }
         int u = distinct.size();
-        boolean capturing = model.capturing();
         int perPass = model.promptsPerPass(t);
-        boolean pieces = !capturing && (u < b || u > perPass);
+        boolean pieces = !model.capturing() && (u < b || u > perPass);
         lastPrefillRows = pieces ? u : b;
         lastPrefillPasses = pieces ? (u - 1) / perPass + 1 : 1;
         if (!pieces) {

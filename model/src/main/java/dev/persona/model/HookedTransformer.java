@@ -216,9 +216,9 @@ public final class HookedTransformer implements AutoCloseable {
 
     /**
      * Rows (prompts x tokens) of a prompt pass, as llama.cpp's default micro-batch of 512 tokens:
-     * 0.5B F32, 64 x 32 prompt tokens in one pass peaked at 1.51-1.65x the weights, in passes of 512
-     * rows 1.29x; passes of 64 rows (on the kernel) held 1.33x but prefilled 16 x 32 at 159 tok/s
-     * against 195 in one 512-row pass through libtorch.
+     * 0.5B F32, a batch of 64 x 32 prompt tokens in one pass peaked at 1.51-1.65x the weights, in
+     * passes of 512 rows 1.44x; passes of 64 rows (on the kernel) held 1.33x but prefilled 16 x 32
+     * at 159 tok/s against 185-195 in one 512-row pass through libtorch.
      */
     static final int PROMPT_PASS_ROWS = 512;
 
