@@ -112,6 +112,8 @@ public final class ContinuousBatcher implements AutoCloseable {
     private volatile boolean closed;
     /** Next cache column to write; every active row's tokens end just before it. */
     private int end;
+    /** The last decode step's logits [rows x vocab], the worker thread's only: the next step writes into them when it has as many rows. */
+    private float[] stepLogits;
     private volatile int activeCount;
 
     private record Pending(Request request, Handle handle) { }
@@ -373,8 +375,7 @@ public final class ContinuousBatcher implements AutoCloseable {
         }
         float[] logits;
         try (KVCache own = new KVCache(model.manager(), model.config(), b, t); NDManager step = model.manager().newSubManager()) {
-            NDArray l = model.run(step, step.create(ids, new Shape(b, t)), new HookedTransformer.PassInfo(true, pos, valid, hooks), valid, own, 0, true);
-            logits = l.toFloatArray();
+            logits = model.lastLogits(step, step.create(ids, new Shape(b, t)), new HookedTransformer.PassInfo(true, pos, valid, hooks), valid, own, 0, null);
             if (active.isEmpty()) {
                 end = t;
             } else if (t > end) {
@@ -429,12 +430,13 @@ public final class ContinuousBatcher implements AutoCloseable {
             Arrays.fill(keyValid[i], r.start, end + 1, true);
             hooks.addAll(r.hooks(i, false));
         }
-        float[] logits;
         try (NDManager step = model.manager().newSubManager()) {
             cache.rows = k;
-            NDArray l = model.run(step, step.create(ids, new Shape(k, 1)), new HookedTransformer.PassInfo(false, pos, valid, hooks), keyValid, cache, end, true);
-            logits = l.toFloatArray();
+            // reused while the number of rows stays: the garbage collector need not find room for [k x vocab] floats a step
+            stepLogits = model.lastLogits(step, step.create(ids, new Shape(k, 1)), new HookedTransformer.PassInfo(false, pos, valid, hooks), keyValid, cache,
+                    end, stepLogits);
         }
+        float[] logits = stepLogits;
         end++;
         steps.incrementAndGet();
         rowSteps.addAndGet(k);

@@ -65,8 +65,7 @@ public final class Generator {
         lastPrefillPasses = pieces ? (u - 1) / perPass + 1 : 1;
         if (!pieces) {
             try (NDManager step = model.manager().newSubManager()) {
-                return model.run(step, step.create(ids, new Shape(b, t)), new HookedTransformer.PassInfo(true, pos, valid), keyValid, cache, 0, true)
-                        .toFloatArray();
+                return model.lastLogits(step, step.create(ids, new Shape(b, t)), new HookedTransformer.PassInfo(true, pos, valid), keyValid, cache, 0, null);
             }
         }
         int vocab = model.config().vocabSize();
@@ -84,8 +83,8 @@ public final class Generator {
                 pKeys[k] = keyValid[i];
             }
             try (KVCache part = new KVCache(model.manager(), model.config(), n, t); NDManager step = model.manager().newSubManager()) {
-                float[] pLogits = model.run(step, step.create(pIds, new Shape(n, t)), new HookedTransformer.PassInfo(true, pPos, pValid), pKeys, part, 0, true)
-                        .toFloatArray();
+                float[] pLogits = model.lastLogits(step, step.create(pIds, new Shape(n, t)), new HookedTransformer.PassInfo(true, pPos, pValid), pKeys, part, 0,
+                        null);
                 for (int i = 0; i < b; i++) {
                     int k = source[i] - from;
                     if (k < 0 || k >= n) continue;
@@ -99,17 +98,6 @@ public final class Generator {
             }
         }
         return logits;
-    }
-
-    /**
-     * The float32 values of {@code a}, copied into {@code reuse} when it has their number: a step's
-     * logits ([rows x vocab]; 39 MB at 64 rows of a 151936-token vocabulary) then need no new Java
-     * array, which the garbage collector would have to find room for every step.
-     */
-    private static float[] floats(NDArray a, float[] reuse) {
-        if (a.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32 || a.size() != reuse.length) return a.toFloatArray();
-        a.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().get(reuse);
-        return reuse;
     }
 
     /** Generates for every prompt; each row stops at a stop id or after maxNewTokens. */
@@ -183,8 +171,10 @@ public final class Generator {
                     keyValid[i][slot] = true;
                 }
                 try (NDManager step = model.manager().newSubManager()) {
-                    NDArray l = model.run(step, step.create(next, new Shape(b, 1)), new HookedTransformer.PassInfo(false, stepPos, stepValid), keyValid, cache, slot, true);
-                    logits = floats(l, logits);
+                    // the step's logits reuse the array of the last ones ([rows x vocab]; 39 MB at 64 rows of a
+                    // 151936-token vocabulary), which the garbage collector then never has to find room for
+                    logits = model.lastLogits(step, step.create(next, new Shape(b, 1)), new HookedTransformer.PassInfo(false, stepPos, stepValid), keyValid,
+                            cache, slot, logits);
                 }
                 slot++;
             }

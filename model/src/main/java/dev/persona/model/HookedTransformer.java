@@ -804,15 +804,52 @@ public final class HookedTransformer implements AutoCloseable {
      * @return logits [batch, pos, vocab] (or [batch, 1, vocab] with lastOnly), attached to {@code step}
      */
     NDArray run(NDManager step, NDArray ids, PassInfo info, boolean[][] keyValid, KVCache cache, int slot, boolean lastOnly) {
-        if (gemvs.isEmpty() || (long) info.valid.length * info.valid[0].length > gemvRows) {
-            return pass(step, ids, info, keyValid, cache, slot, lastOnly);
-        }
-        // the products run on Persona's threads: libtorch's own pool would only spin on the same cores
+        return onKernelThreads(info, () -> head(pass(step, ids, info, keyValid, cache, slot, lastOnly)));
+    }
+
+    /**
+     * {@link #run} with the head on the last position only, its logits as Java floats [batch x vocab]
+     * written into {@code into} when it has that length (else into a new array), which is returned.
+     * Where the head is on the kernel its products go straight into that array: a decode step of 64
+     * rows then makes no 39 MB native logits array and no copy of it in either direction.
+     */
+    float[] lastLogits(NDManager step, NDArray ids, PassInfo info, boolean[][] keyValid, KVCache cache, int slot, float[] into) {
+        return onKernelThreads(info, () -> {
+            NDArray x = pass(step, ids, info, keyValid, cache, slot, true);
+            Gemv head = config.attention().logitSoftcap() > 0 || !kernelRows(x) ? null : gemvs.get(headKey());
+            int n = Math.toIntExact(x.getShape().size() / config.dModel() * config.vocabSize());
+            float[] logits = into != null && into.length == n ? into : new float[n];
+            if (head == null) {
+                NDArray l = head(x);
+                if (l.getDataType() != DataType.FLOAT32) l = l.toType(DataType.FLOAT32, false);
+                l.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().get(logits);
+            } else {
+                // what Gemv.apply computes, without its detour through a native array
+                head.products(x.toFloatArray(), rows(x), logits);
+            }
+            return logits;
+        });
+    }
+
+    /** {@code pass} on Persona's threads when its rows take the kernel (libtorch's own pool would only spin on the same cores). */
+    private <T> T onKernelThreads(PassInfo info, java.util.function.Supplier<T> pass) {
+        if (gemvs.isEmpty() || (long) info.valid.length * info.valid[0].length > gemvRows) return pass.get();
         try (LibtorchThreads solo = LibtorchThreads.one()) {
-            return pass(step, ids, info, keyValid, cache, slot, lastOnly);
+            return pass.get();
         }
     }
 
+    private String headKey() {
+        return config.tiedEmbeddings() ? key(Name.EMBED, -1) : key(Name.LM_HEAD, -1);
+    }
+
+    /** Logits from the final hidden states x [batch, pos, d_model]: the output head, soft-capped where the model caps. */
+    private NDArray head(NDArray x) {
+        NDArray logits = linear(x, headKey(), null);
+        return config.attention().logitSoftcap() > 0 ? softcap(logits, config.attention().logitSoftcap()) : logits;
+    }
+
+    /** The hidden states after the final norm [batch, pos, d_model] (the last position only with lastOnly): the head's input. */
     private NDArray pass(NDManager step, NDArray ids, PassInfo info, boolean[][] keyValid, KVCache cache, int slot, boolean lastOnly) {
         ModelConfig c = config;
         FamilySpec f = c.family();
@@ -873,8 +910,7 @@ public final class HookedTransformer implements AutoCloseable {
         }
         x = hook(HookPoint.FINAL_NORM, norm(x, Name.FINAL_NORM_W, Name.FINAL_NORM_B, -1), info, step);
         if (lastOnly && t > 1) x = x.get(new NDIndex(":, -1:, :"));
-        NDArray logits = linear(x, c.tiedEmbeddings() ? key(Name.EMBED, -1) : key(Name.LM_HEAD, -1), null);
-        return shape.logitSoftcap() > 0 ? softcap(logits, shape.logitSoftcap()) : logits;
+        return x;
     }
 
     /** Rows {@code ids} [batch, pos] of {@code table} [n, d] as float32 [batch, pos, d] in {@code step}. */

@@ -171,6 +171,34 @@ class GemvTest {
     }
 
     /**
+     * The head's logits as Java floats ({@link HookedTransformer#lastLogits}): on the kernel written
+     * straight into the caller's array, bit for bit what the head's native array holds, a new array
+     * only when the caller's has another length; Gemma 2 (soft-capped logits) takes libtorch's head.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "gemma2"})
+    void lastLogitsGoIntoTheCallersArrayAsTheHeadComputesThem(String family) throws Exception {
+        Path dir = Fixtures.project("testdata/families/" + family);
+        try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> HookedTransformer.load(dir, Fixtures.device()));
+             NDManager step = m.manager().newSubManager()) {
+            int vocab = m.config().vocabSize();
+            int[][] pos = {{0, 1, 2}, {0, 1, 2}};
+            boolean[][] valid = {{true, true, true}, {false, true, true}};
+            long[] ids = {5, 17, 3, 0, 7, 1};
+            float[] expected = m.run(step, step.create(ids, new Shape(2, 3)), new HookedTransformer.PassInfo(true, pos, valid), valid, null, 0, true)
+                    .toFloatArray();
+            float[] into = new float[2 * vocab];
+            float[] got = m.lastLogits(step, step.create(ids, new Shape(2, 3)), new HookedTransformer.PassInfo(true, pos, valid), valid, null, 0, into);
+            org.junit.jupiter.api.Assertions.assertSame(into, got, "the caller's array, when it has [rows x vocab] floats");
+            assertArrayEquals(expected, got);
+            float[] other = m.lastLogits(step, step.create(ids, new Shape(2, 3)), new HookedTransformer.PassInfo(true, pos, valid), valid, null, 0,
+                    new float[vocab]);
+            assertEquals(2 * vocab, other.length, "a new array when the caller's is of another length");
+            assertArrayEquals(expected, other);
+        }
+    }
+
+    /**
      * Every family's test model generating through the kernel, where attention over the cache runs on
      * the Java side (AttentionKernel: GQA, sliding windows, soft caps, learned positions, q/k norms),
      * for a padded batch of two prompts: the same greedy and sampled tokens as libtorch's route, with
