@@ -154,12 +154,14 @@ final class Gemv {
                 for (int i = 0; i < out * in; i++) w.putFloat(4 * i, (i % 7) * 0.01f);
                 Gemv f32 = new Gemv(List.of(new Chunk(w, 0, 0, out)), out, in, false);
                 Gemv bf16 = new Gemv(List.of(new Chunk(w, 0, 0, out)), out, in, true);
-                float[] x = new float[5 * in];
-                float[] y = new float[5 * out];
+                float[] x = new float[8 * in];
+                float[] y = new float[8 * out];
                 for (int i = 0; i < 3000; i++) {
-                    f32.multiply(x, 1 + i % 5, y);
+                    // 1-5 rows, and 8: the float32 tile and the widened BF16 rows start there
+                    int rows = i % 6 == 5 ? 8 : 1 + i % 6;
+                    f32.multiply(x, rows, y);
                     // products, not multiply: the BF16 rounding of inputs and outputs is on every BF16 step's path
-                    bf16.products(x, 1 + i % 5, y);
+                    bf16.products(x, rows, y);
                 }
                 // interpreted, the vector API allocated some 100 MB of short-lived boxes: hand the heap they grew back
                 System.gc();

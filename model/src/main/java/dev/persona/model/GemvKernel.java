@@ -291,9 +291,18 @@ final class GemvKernel {
         int step = S.length();
         int end = bf16Length(width);
         int half = end / 2;
+        float[] widened = rows >= WIDEN_FROM_ROWS ? Gemv.scratch(WIDENED, end) : null;
         for (int o = o0; o < o1; o++) {
             int base = (o - first) * width * 2;
-            for (int r = 0; r < rows; r++) {
+            int r0 = 0;
+            if (widened != null) {
+                widen(w, base, end, widened);
+                for (; r0 + 4 <= rows; r0 += 4) {
+                    fourWidened(widened, end, split, splitOffset + r0 * splitStride, splitStride, half, w, base, width, x, xOffset + r0 * xStride, xStride,
+                            y, r0 * yStride + o, yStride);
+                }
+            }
+            for (int r = r0; r < rows; r++) {
                 int xe = splitOffset + r * splitStride, xo = xe + half;
                 FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S), c = FloatVector.zero(S), d = FloatVector.zero(S);
                 for (int i = 0; i < end; i += 4 * step) {
@@ -310,6 +319,67 @@ final class GemvKernel {
                 for (int i = end; i < width; i++) s += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * x[xr + i];
                 y[r * yStride + o] = s;
             }
+        }
+    }
+
+    /**
+     * From this many input rows on, {@link #multiplyBf16} widens each weight row once into a float
+     * array and multiplies four input rows at a time from it, rather than widening it again for every
+     * row (only CPUs without BF16 instructions give the kernel BF16 passes of more than 4 rows).
+     * Batch 16, 0.5B, emulated without them: 57.9-61.9 tok/s against 37.1-45.0.
+     */
+    private static final int WIDEN_FROM_ROWS = 8;
+    /** Each worker's widened weight row. */
+    private static final ThreadLocal<float[]> WIDENED = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** The first {@code end} BF16 values of the row at byte {@code base} as floats, in {@link #multiplyBf16}'s order: per two int vectors, p's even, p's odd, q's even, q's odd elements. */
+    private static void widen(ByteBuffer w, int base, int end, float[] into) {
+        int step = S.length();
+        for (int i = 0; i < end; i += 4 * step) {
+            IntVector p = IntVector.fromByteBuffer(INTS, w, base + 2 * i, LE);
+            IntVector q = IntVector.fromByteBuffer(INTS, w, base + 2 * i + 4 * step, LE);
+            p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(into, i);
+            p.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats().intoArray(into, i + step);
+            q.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(into, i + 2 * step);
+            q.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats().intoArray(into, i + 3 * step);
+        }
+    }
+
+    /** {@link #multiplyBf16}'s sums for four input rows at once from a row {@link #widen}ed once: the same four accumulators per row, the same order. */
+    private static void fourWidened(float[] wf, int end, float[] split, int s0, int sStride, int half, ByteBuffer w, int base, int width, float[] x, int x0,
+                                    int xStride, float[] y, int yo, int yStride) {
+        int step = S.length();
+        int s1 = s0 + sStride, s2 = s1 + sStride, s3 = s2 + sStride;
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+        for (int i = 0; i < end; i += 4 * step) {
+            FloatVector u = FloatVector.fromArray(S, wf, i), v = FloatVector.fromArray(S, wf, i + step);
+            FloatVector g = FloatVector.fromArray(S, wf, i + 2 * step), h = FloatVector.fromArray(S, wf, i + 3 * step);
+            int e = i / 2, od = half + i / 2;
+            a0 = u.fma(FloatVector.fromArray(S, split, s0 + e), a0);
+            b0 = v.fma(FloatVector.fromArray(S, split, s0 + od), b0);
+            c0 = g.fma(FloatVector.fromArray(S, split, s0 + e + step), c0);
+            d0 = h.fma(FloatVector.fromArray(S, split, s0 + od + step), d0);
+            a1 = u.fma(FloatVector.fromArray(S, split, s1 + e), a1);
+            b1 = v.fma(FloatVector.fromArray(S, split, s1 + od), b1);
+            c1 = g.fma(FloatVector.fromArray(S, split, s1 + e + step), c1);
+            d1 = h.fma(FloatVector.fromArray(S, split, s1 + od + step), d1);
+            a2 = u.fma(FloatVector.fromArray(S, split, s2 + e), a2);
+            b2 = v.fma(FloatVector.fromArray(S, split, s2 + od), b2);
+            c2 = g.fma(FloatVector.fromArray(S, split, s2 + e + step), c2);
+            d2 = h.fma(FloatVector.fromArray(S, split, s2 + od + step), d2);
+            a3 = u.fma(FloatVector.fromArray(S, split, s3 + e), a3);
+            b3 = v.fma(FloatVector.fromArray(S, split, s3 + od), b3);
+            c3 = g.fma(FloatVector.fromArray(S, split, s3 + e + step), c3);
+            d3 = h.fma(FloatVector.fromArray(S, split, s3 + od + step), d3);
+        }
+        float[] s = {a0.add(b0).add(c0.add(d0)).reduceLanes(VectorOperators.ADD), a1.add(b1).add(c1.add(d1)).reduceLanes(VectorOperators.ADD),
+            a2.add(b2).add(c2.add(d2)).reduceLanes(VectorOperators.ADD), a3.add(b3).add(c3.add(d3)).reduceLanes(VectorOperators.ADD)};
+        for (int r = 0; r < 4; r++) {
+            float sum = s[r];
+            int xr = x0 + r * xStride;
+            for (int i = end; i < width; i++) sum += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * x[xr + i];
+            y[yo + r * yStride] = sum;
         }
     }
 
