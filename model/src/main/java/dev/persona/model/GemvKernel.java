@@ -314,10 +314,7 @@ final class GemvKernel {
                     c = q.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(S, split, e + step), c);
                     d = q.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats().fma(FloatVector.fromArray(S, split, od + step), d);
                 }
-                float s = a.add(b).add(c.add(d)).reduceLanes(VectorOperators.ADD);
-                int xr = xOffset + r * xStride;
-                for (int i = end; i < width; i++) s += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * x[xr + i];
-                y[r * yStride + o] = s;
+                y[r * yStride + o] = bf16Tail(a.add(b).add(c.add(d)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, xOffset + r * xStride);
             }
         }
     }
@@ -326,7 +323,7 @@ final class GemvKernel {
      * From this many input rows on, {@link #multiplyBf16} widens each weight row once into a float
      * array and multiplies four input rows at a time from it, rather than widening it again for every
      * row (only CPUs without BF16 instructions give the kernel BF16 passes of more than 4 rows).
-     * Batch 16, 0.5B, emulated without them: 57.9-61.9 tok/s against 37.1-45.0.
+     * Batch 16, 0.5B, emulated without them: 52-57 tok/s against 37-40 (docs/BENCHMARKS.md, session 13).
      */
     private static final int WIDEN_FROM_ROWS = 8;
     /** Each worker's widened weight row. */
@@ -373,14 +370,16 @@ final class GemvKernel {
             c3 = g.fma(FloatVector.fromArray(S, split, s3 + e + step), c3);
             d3 = h.fma(FloatVector.fromArray(S, split, s3 + od + step), d3);
         }
-        float[] s = {a0.add(b0).add(c0.add(d0)).reduceLanes(VectorOperators.ADD), a1.add(b1).add(c1.add(d1)).reduceLanes(VectorOperators.ADD),
-            a2.add(b2).add(c2.add(d2)).reduceLanes(VectorOperators.ADD), a3.add(b3).add(c3.add(d3)).reduceLanes(VectorOperators.ADD)};
-        for (int r = 0; r < 4; r++) {
-            float sum = s[r];
-            int xr = x0 + r * xStride;
-            for (int i = end; i < width; i++) sum += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * x[xr + i];
-            y[yo + r * yStride] = sum;
-        }
+        y[yo] = bf16Tail(a0.add(b0).add(c0.add(d0)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, x0);
+        y[yo + yStride] = bf16Tail(a1.add(b1).add(c1.add(d1)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, x0 + xStride);
+        y[yo + 2 * yStride] = bf16Tail(a2.add(b2).add(c2.add(d2)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, x0 + 2 * xStride);
+        y[yo + 3 * yStride] = bf16Tail(a3.add(b3).add(c3.add(d3)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, x0 + 3 * xStride);
+    }
+
+    /** {@code s} plus the BF16 row at byte {@code base} times x from {@code xr}, over the elements from {@code end} to {@code width}, one at a time. */
+    private static float bf16Tail(float s, ByteBuffer w, int base, int end, int width, float[] x, int xr) {
+        for (int i = end; i < width; i++) s += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * x[xr + i];
+        return s;
     }
 
     /** How many leading elements of a row of {@code width} the float32 loops take: whole pairs of vectors. */
