@@ -13,8 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
  * the rest of the runtime loads without the {@code jdk.incubator.vector} module).
  *
  * <p>Each weight row (a few KB: it stays in L1) is read from memory once and multiplied with every
- * input row (float32 weights: up to four input rows per pass over it, and from 8 rows on two weight
- * rows by four input rows); sums run in float32 in lanes of the widest vector the CPU has (16 floats
+ * input row (float32 weights: up to four input rows per pass over it, and from 8 rows on four weight
+ * rows by four input rows, or two by four where fewer than four remain in a block); sums run in float32 in lanes of the widest vector the CPU has (16 floats
  * with AVX-512, 8 with AVX2), then across lanes, in the same order whatever the number of rows.
  */
 final class GemvKernel {
@@ -24,15 +24,15 @@ final class GemvKernel {
     private static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, S.vectorShape());
 
     /**
-     * From this many input rows on, float32 outputs go two at a time ({@link #twoByFour}): fewer
+     * From this many input rows on, float32 outputs go four at a time ({@link #fourByFour}): fewer
      * loads per multiply-add. Below it they go one at a time: at 4 rows two interleaved weight
      * streams read memory at half the rate one does (4864 x 896: 1.0 ms against 0.52-0.74).
      */
     private static final int TILE_FROM_ROWS = 8;
     /**
      * Outputs whose weight rows (28 KB of float32 at width 896) stay in L1 while every group of
-     * four input rows passes over them: each group is read from L2 once per block, not per pair
-     * (4864 x 896 at 32 rows: 3.05-3.16 ms against 3.38-3.45 a pair at a time).
+     * four input rows passes over them: each group is read from L2 once per block, not per tile
+     * (4864 x 896 at 32 rows, two-by-four tiles: 3.05-3.16 ms against 3.38-3.45 a pair at a time).
      */
     private static final int TILE_OUTPUTS = 8;
     /** Each worker's copy of the weight rows of its current block. */
@@ -66,7 +66,11 @@ final class GemvKernel {
                 floats.get((o - first) * width, block, 0, (e - o) * width);
                 int r = 0;
                 for (; r + 4 <= rows; r += 4) {
-                    for (int k = o; k < e; k += 2) {
+                    int k = o;
+                    for (; k + 4 <= e; k += 4) {
+                        fourByFour(block, (k - o) * width, width, x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride);
+                    }
+                    for (; k < e; k += 2) {
                         twoByFour(block, (k - o) * width, width, x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride);
                     }
                 }
@@ -84,9 +88,91 @@ final class GemvKernel {
         }
     }
 
+    /** Each worker's 16 even-chunk and 16 odd-chunk accumulators of {@link #fourByFour}. */
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[32 * S.length()]);
+
+    /**
+     * {@link #four} for four neighbouring weight rows (float32, from {@code w[base]}) at once, into
+     * y[yo + j + k * yStride] for output j and row k: the same sums in the same order. The even
+     * chunks' accumulators and the odd chunks' are independent chains, so they run as two passes
+     * over the rows of 16 accumulators each (one pass holding both would need 32 vector registers):
+     * 8 vector loads per 16 multiply-adds, against 12 in {@link #twoByFour}. 4864 x 896, both
+     * threads: 16 rows 1.19-1.24 ms against 1.55, 64 rows 3.48 against 3.97-4.14 (docs/BENCHMARKS.md).
+     */
+    private static void fourByFour(float[] w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride) {
+        int step = S.length();
+        int end = pairedLength(width);
+        float[] sums = SUMS.get();
+        fourByFourPass(w, base, width, x, x0, xStride, 0, end, sums, 0);
+        fourByFourPass(w, base, width, x, x0, xStride, step, end, sums, 16 * step);
+        for (int k = 0; k < 4; k++) {
+            int xr = x0 + k * xStride;
+            for (int j = 0; j < 4; j++) {
+                int at = (4 * j + k) * step;
+                float s = FloatVector.fromArray(S, sums, at).add(FloatVector.fromArray(S, sums, 16 * step + at)).reduceLanes(VectorOperators.ADD);
+                int wr = base + j * width;
+                for (int i = end; i < width; i++) s += w[wr + i] * x[xr + i];
+                y[yo + j + k * yStride] = s;
+            }
+        }
+    }
+
+    /**
+     * One of {@link #fourByFour}'s passes: the chunks from {@code start}, every other one, of four weight
+     * rows by four input rows, each (weight row j, input row k) accumulator stored at {@code into[at + (4j + k) * lanes]}.
+     */
+    private static void fourByFourPass(float[] w, int base, int width, float[] x, int x0, int xStride, int start, int end, float[] into, int at) {
+        int step = S.length();
+        int w1 = base + width, w2 = w1 + width, w3 = w2 + width;
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+        for (int i = start; i < end; i += 2 * step) {
+            FloatVector u = FloatVector.fromArray(S, w, base + i), v = FloatVector.fromArray(S, w, w1 + i);
+            FloatVector p = FloatVector.fromArray(S, w, w2 + i), q = FloatVector.fromArray(S, w, w3 + i);
+            FloatVector e = FloatVector.fromArray(S, x, x0 + i);
+            a0 = u.fma(e, a0);
+            b0 = v.fma(e, b0);
+            c0 = p.fma(e, c0);
+            d0 = q.fma(e, d0);
+            e = FloatVector.fromArray(S, x, x1 + i);
+            a1 = u.fma(e, a1);
+            b1 = v.fma(e, b1);
+            c1 = p.fma(e, c1);
+            d1 = q.fma(e, d1);
+            e = FloatVector.fromArray(S, x, x2 + i);
+            a2 = u.fma(e, a2);
+            b2 = v.fma(e, b2);
+            c2 = p.fma(e, c2);
+            d2 = q.fma(e, d2);
+            e = FloatVector.fromArray(S, x, x3 + i);
+            a3 = u.fma(e, a3);
+            b3 = v.fma(e, b3);
+            c3 = p.fma(e, c3);
+            d3 = q.fma(e, d3);
+        }
+        int n = step;
+        a0.intoArray(into, at);
+        a1.intoArray(into, at + n);
+        a2.intoArray(into, at + 2 * n);
+        a3.intoArray(into, at + 3 * n);
+        b0.intoArray(into, at + 4 * n);
+        b1.intoArray(into, at + 5 * n);
+        b2.intoArray(into, at + 6 * n);
+        b3.intoArray(into, at + 7 * n);
+        c0.intoArray(into, at + 8 * n);
+        c1.intoArray(into, at + 9 * n);
+        c2.intoArray(into, at + 10 * n);
+        c3.intoArray(into, at + 11 * n);
+        d0.intoArray(into, at + 12 * n);
+        d1.intoArray(into, at + 13 * n);
+        d2.intoArray(into, at + 14 * n);
+        d3.intoArray(into, at + 15 * n);
+    }
+
     /**
      * {@link #four} for two neighbouring weight rows (float32, at {@code w[base]} and the next row)
-     * at once, into y[yo + k * yStride] and y[yo + 1 + k * yStride]: the same sums in the same order.
+     * at once (a block's last pair when its outputs are not a multiple of four), into y[yo + k * yStride] and y[yo + 1 + k * yStride]: the same sums in the same order.
      */
     private static void twoByFour(float[] w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride) {
         int step = S.length();
