@@ -371,6 +371,8 @@ final class Gemv {
         float[] into = panels == 1 ? y : scratch(PARTIALS, rows * stride);
         // small products are not worth a hand-off
         int step = (int) Math.max(1, Pool.STEP_BYTES / ((long) width * (bf16 ? 2 : 4)));
+        // float32 batches multiply four outputs at a time: steps of whole fours leave no outputs for the slower one-at-a-time loop
+        if (!bf16 && step >= 4) step -= step % 4;
         POOL.run((from, to) -> part(x, split, rows, into, stride, from, to), stride, step, (long) out * in < 65536);
         if (panels == 1) return;
         for (int r = 0; r < rows; r++) {

@@ -14,7 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Each weight row (a few KB: it stays in L1) is read from memory once and multiplied with every
  * input row (float32 weights: up to four input rows per pass over it, and from 8 rows on four weight
- * rows by four input rows, or two by four where fewer than four remain in a block); sums run in float32 in lanes of the widest vector the CPU has (16 floats
+ * rows by four input rows, the 1-3 outputs a step may end with one at a time); sums run in float32 in
+ * lanes of the widest vector the CPU has (16 floats
  * with AVX-512, 8 with AVX2), then across lanes, in the same order whatever the number of rows.
  */
 final class GemvKernel {
@@ -57,21 +58,19 @@ final class GemvKernel {
         if (rows >= TILE_FROM_ROWS) {
             // blocks of TILE_OUTPUTS weight rows, copied into a Java array (vector loads from an
             // array cost less than from a direct buffer: 16 rows 2.9 ms against 3.8 a matrix on one
-            // core) and read there by every group of four input rows, two outputs at a time
+            // core) and read there by every group of four input rows, four outputs at a time
             float[] block = Gemv.scratch(BLOCK, TILE_OUTPUTS * width);
+            float[] sums = SUMS.get();
             FloatBuffer floats = w.asFloatBuffer();
-            for (; o + 2 <= o1; ) {
+            for (; o + 4 <= o1; ) {
+                // whole tiles of four outputs; the 1-3 a step may end with go one at a time below
                 int e = Math.min(o1, o + TILE_OUTPUTS);
-                e -= (e - o) % 2;
+                e -= (e - o) % 4;
                 floats.get((o - first) * width, block, 0, (e - o) * width);
                 int r = 0;
                 for (; r + 4 <= rows; r += 4) {
-                    int k = o;
-                    for (; k + 4 <= e; k += 4) {
-                        fourByFour(block, (k - o) * width, width, x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride);
-                    }
-                    for (; k < e; k += 2) {
-                        twoByFour(block, (k - o) * width, width, x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride);
+                    for (int k = o; k < e; k += 4) {
+                        fourByFour(block, (k - o) * width, width, x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride, sums);
                     }
                 }
                 for (; r < rows; r++) {
@@ -93,16 +92,16 @@ final class GemvKernel {
 
     /**
      * {@link #four} for four neighbouring weight rows (float32, from {@code w[base]}) at once, into
-     * y[yo + j + k * yStride] for output j and row k: the same sums in the same order. The even
+     * y[yo + j + k * yStride] for output j and row k: the same sums in the same order; {@code sums}
+     * holds {@link #SUMS}' 32 vectors (the caller's, fetched once per product). The even
      * chunks' accumulators and the odd chunks' are independent chains, so they run as two passes
      * over the rows of 16 accumulators each (one pass holding both would need 32 vector registers):
-     * 8 vector loads per 16 multiply-adds, against 12 in {@link #twoByFour}. 4864 x 896, both
+     * 8 vector loads per 16 multiply-adds, against 12 in the two-by-four tile it replaced. 4864 x 896, both
      * threads: 16 rows 1.19-1.24 ms against 1.55, 64 rows 3.48 against 3.97-4.14 (docs/BENCHMARKS.md).
      */
-    private static void fourByFour(float[] w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride) {
+    private static void fourByFour(float[] w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride, float[] sums) {
         int step = S.length();
         int end = pairedLength(width);
-        float[] sums = SUMS.get();
         fourByFourPass(w, base, width, x, x0, xStride, 0, end, sums, 0);
         fourByFourPass(w, base, width, x, x0, xStride, step, end, sums, 16 * step);
         for (int k = 0; k < 4; k++) {
@@ -168,71 +167,6 @@ final class GemvKernel {
         d1.intoArray(into, at + 13 * n);
         d2.intoArray(into, at + 14 * n);
         d3.intoArray(into, at + 15 * n);
-    }
-
-    /**
-     * {@link #four} for two neighbouring weight rows (float32, at {@code w[base]} and the next row)
-     * at once (a block's last pair when its outputs are not a multiple of four), into y[yo + k * yStride] and y[yo + 1 + k * yStride]: the same sums in the same order.
-     */
-    private static void twoByFour(float[] w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride) {
-        int step = S.length();
-        int end = pairedLength(width);
-        int next = base + width;
-        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
-        int i = 0;
-        for (; i < end; i += 2 * step) {
-            int j = i + step;
-            FloatVector u = FloatVector.fromArray(S, w, base + i), v = FloatVector.fromArray(S, w, base + j);
-            FloatVector p = FloatVector.fromArray(S, w, next + i), q = FloatVector.fromArray(S, w, next + j);
-            FloatVector e = FloatVector.fromArray(S, x, x0 + i), f = FloatVector.fromArray(S, x, x0 + j);
-            a0 = u.fma(e, a0);
-            b0 = v.fma(f, b0);
-            c0 = p.fma(e, c0);
-            d0 = q.fma(f, d0);
-            e = FloatVector.fromArray(S, x, x1 + i);
-            f = FloatVector.fromArray(S, x, x1 + j);
-            a1 = u.fma(e, a1);
-            b1 = v.fma(f, b1);
-            c1 = p.fma(e, c1);
-            d1 = q.fma(f, d1);
-            e = FloatVector.fromArray(S, x, x2 + i);
-            f = FloatVector.fromArray(S, x, x2 + j);
-            a2 = u.fma(e, a2);
-            b2 = v.fma(f, b2);
-            c2 = p.fma(e, c2);
-            d2 = q.fma(f, d2);
-            e = FloatVector.fromArray(S, x, x3 + i);
-            f = FloatVector.fromArray(S, x, x3 + j);
-            a3 = u.fma(e, a3);
-            b3 = v.fma(f, b3);
-            c3 = p.fma(e, c3);
-            d3 = q.fma(f, d3);
-        }
-        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
-        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
-        float t0 = c0.add(d0).reduceLanes(VectorOperators.ADD), t1 = c1.add(d1).reduceLanes(VectorOperators.ADD);
-        float t2 = c2.add(d2).reduceLanes(VectorOperators.ADD), t3 = c3.add(d3).reduceLanes(VectorOperators.ADD);
-        for (; i < width; i++) {
-            float wi = w[base + i], wn = w[next + i];
-            s0 += wi * x[x0 + i];
-            s1 += wi * x[x1 + i];
-            s2 += wi * x[x2 + i];
-            s3 += wi * x[x3 + i];
-            t0 += wn * x[x0 + i];
-            t1 += wn * x[x1 + i];
-            t2 += wn * x[x2 + i];
-            t3 += wn * x[x3 + i];
-        }
-        y[yo] = s0;
-        y[yo + yStride] = s1;
-        y[yo + 2 * yStride] = s2;
-        y[yo + 3 * yStride] = s3;
-        y[yo + 1] = t0;
-        y[yo + 1 + yStride] = t1;
-        y[yo + 1 + 2 * yStride] = t2;
-        y[yo + 1 + 3 * yStride] = t3;
     }
 
     // Sums: chunks of `lanes` floats alternate between two accumulators (independent sums hide the
