@@ -16,9 +16,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Layouts: queries [rows = batch x pos, heads x headDim]; keys and values [rows, kvHeads x
  * headDim]; the cache [cacheBatch, kvHeads, capacity, headDim] float32 in native order; the output
  * [rows, heads x headDim]. Query head h reads key/value head h / (heads / kvHeads), as transformers'
- * repeat_kv does. Rounded as the libtorch route rounds, up to summation order: score = (q . k) x scale
- * in float, then the soft cap, then a softmax over the visible keys (max subtracted, exp, sum, divide),
- * then the probabilities times the values.
+ * repeat_kv does. Rounded as the libtorch route rounds, up to summation order and the exponential
+ * (the vector API's, within an ulp or so of the exact one, as libtorch's own vectorised exp is):
+ * score = (q . k) x scale in float, then the soft cap, then a softmax over the visible keys (max
+ * subtracted, exp, sum, divide), then the probabilities times the values.
  */
 final class AttentionKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -41,6 +42,9 @@ final class AttentionKernel {
 
     /**
      * out = softmax(q . K^T x scale, over the visible keys) . V for every query row and head.
+     * The work goes to the product pool's threads ({@link Gemv#runShared}) in units of one query
+     * row and one key/value head with its group of query heads, which read that head's keys and
+     * values together while they are in cache.
      *
      * @param keyValid which cache slots of each batch row hold real tokens
      * @param window   with a value > 0, keys more than window - 1 slots behind the query are hidden (sliding attention)
@@ -48,48 +52,83 @@ final class AttentionKernel {
      */
     static void attend(float[] q, int batch, int pos, int heads, int kvHeads, int headDim, ByteBuffer keys, ByteBuffer values,
                        int capacity, int slot, boolean[][] keyValid, int window, float scale, float softcap, float[] out) {
-        int group = heads / kvHeads;
-        int span = slot + pos;
-        float[] scores = new float[span];
-        boolean[] visible = new boolean[span];
-        float[] acc = new float[headDim];
-        for (int i = 0; i < batch; i++) {
-            for (int j = 0; j < pos; j++) {
-                int query = slot + j;
-                int seen = 0;
-                for (int s = 0; s < span; s++) {
-                    visible[s] = s <= query && keyValid[i][s] && (window <= 0 || s > query - window);
-                    if (visible[s]) seen++;
+        int group = heads / kvHeads, span = slot + pos, units = batch * pos * kvHeads;
+        Gemv.Task task = (from, to) -> {
+            float[] scores = Gemv.scratch(SCORES, group * span);
+            for (int u = from; u < to; u++) {
+                int i = u / (pos * kvHeads), j = u / kvHeads % pos, g = u % kvHeads;
+                unit(q, i, j, g, pos, heads, kvHeads, headDim, keys, values, capacity, slot, keyValid[i], window, scale, softcap, scores, out);
+            }
+        };
+        // about 4 multiply-adds per query head, key and element; under some 64k a hand-off costs more than it saves
+        boolean alone = (long) units * group * span * headDim < 16_384;
+        if (alone) task.run(0, units);
+        else Gemv.runShared(task, units, 1);
+    }
+
+    /** Per thread: scores [group, span] of one unit. */
+    private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** Attention of query row (i, j) over key/value head g, for the query heads of g's group. */
+    private static void unit(float[] q, int i, int j, int g, int pos, int heads, int kvHeads, int headDim, ByteBuffer keys, ByteBuffer values,
+                             int capacity, int slot, boolean[] keyValid, int window, float scale, float softcap, float[] scores, float[] out) {
+        int group = heads / kvHeads, span = slot + pos, query = slot + j;
+        int seen = 0;
+        for (int s = 0; s < span; s++) {
+            if (visible(s, query, keyValid, window)) seen++;
+        }
+        long head = ((long) i * kvHeads + g) * capacity;
+        int q0 = ((i * pos + j) * heads + g * group) * headDim;
+        for (int s = 0; s < span; s++) {
+            // a query that sees no key (a padding position) gets libtorch's uniform average over every slot
+            boolean hidden = seen > 0 && !visible(s, query, keyValid, window);
+            int key = (int) (4 * (head + s) * headDim);
+            for (int h = 0; h < group; h++) {
+                float score;
+                if (hidden) {
+                    // exp of it is 0: the key drops out of the sum and the output
+                    score = Float.NEGATIVE_INFINITY;
+                } else if (seen == 0) {
+                    score = 0f;
+                } else {
+                    score = dot(q, q0 + h * headDim, keys, key, headDim) * scale;
+                    if (softcap > 0) score = (float) Math.tanh(score / softcap) * softcap;
                 }
-                for (int h = 0; h < heads; h++) {
-                    int g = h / group;
-                    int qo = ((i * pos + j) * heads + h) * headDim;
-                    long head = ((long) i * kvHeads + g) * capacity;
-                    float max = Float.NEGATIVE_INFINITY;
-                    for (int s = 0; s < span; s++) {
-                        // a query that sees no key (a padding position) gets libtorch's uniform average over every slot
-                        if (seen > 0 && !visible[s]) continue;
-                        float score = dot(q, qo, keys, (int) (4 * (head + s) * headDim), headDim) * scale;
-                        if (softcap > 0) score = (float) Math.tanh(score / softcap) * softcap;
-                        if (seen == 0) score = 0f;
-                        scores[s] = score;
-                        max = Math.max(max, score);
-                    }
-                    float sum = 0f;
-                    for (int s = 0; s < span; s++) {
-                        if (seen > 0 && !visible[s]) continue;
-                        scores[s] = (float) Math.exp(scores[s] - max);
-                        sum += scores[s];
-                    }
-                    java.util.Arrays.fill(acc, 0f);
-                    for (int s = 0; s < span; s++) {
-                        if (seen > 0 && !visible[s]) continue;
-                        axpy(scores[s] / sum, values, (int) (4 * (head + s) * headDim), acc, headDim);
-                    }
-                    System.arraycopy(acc, 0, out, qo, headDim);
-                }
+                scores[h * span + s] = score;
             }
         }
+        for (int h = 0; h < group; h++) softmax(scores, h * span, span);
+        java.util.Arrays.fill(out, q0, q0 + group * headDim, 0f);
+        for (int s = 0; s < span; s++) {
+            int value = (int) (4 * (head + s) * headDim);
+            for (int h = 0; h < group; h++) {
+                float p = scores[h * span + s];
+                if (p != 0f) axpy(p, values, value, out, q0 + h * headDim, headDim);
+            }
+        }
+    }
+
+    private static boolean visible(int s, int query, boolean[] keyValid, int window) {
+        return s <= query && keyValid[s] && (window <= 0 || s > query - window);
+    }
+
+    /** x[o .. o + n) = softmax of those values: max subtracted, exp (on the vector unit), divided by their sum. */
+    private static void softmax(float[] x, int o, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int s = 0; s < n; s++) max = Math.max(max, x[o + s]);
+        int step = S.length(), s = 0;
+        FloatVector sums = FloatVector.zero(S);
+        for (; s + step <= n; s += step) {
+            FloatVector e = FloatVector.fromArray(S, x, o + s).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(x, o + s);
+            sums = sums.add(e);
+        }
+        float sum = sums.reduceLanes(VectorOperators.ADD);
+        for (; s < n; s++) {
+            x[o + s] = (float) Math.exp(x[o + s] - max);
+            sum += x[o + s];
+        }
+        for (s = 0; s < n; s++) x[o + s] /= sum;
     }
 
     /** a[ao .. ao + n) . b's floats from byte {@code bo}. */
@@ -103,14 +142,14 @@ final class AttentionKernel {
         return s;
     }
 
-    /** acc += p x b's floats from byte {@code bo}, n of them. */
-    private static void axpy(float p, ByteBuffer b, int bo, float[] acc, int n) {
+    /** acc[ao .. ao + n) += p x b's floats from byte {@code bo}. */
+    private static void axpy(float p, ByteBuffer b, int bo, float[] acc, int ao, int n) {
         int step = S.length();
         FloatVector pv = FloatVector.broadcast(S, p);
         int e = 0;
         for (; e + step <= n; e += step) {
-            FloatVector.fromByteBuffer(S, b, bo + 4 * e, NATIVE).fma(pv, FloatVector.fromArray(S, acc, e)).intoArray(acc, e);
+            FloatVector.fromByteBuffer(S, b, bo + 4 * e, NATIVE).fma(pv, FloatVector.fromArray(S, acc, ao + e)).intoArray(acc, ao + e);
         }
-        for (; e < n; e++) acc[e] += p * b.getFloat(bo + 4 * e);
+        for (; e < n; e++) acc[ao + e] += p * b.getFloat(bo + 4 * e);
     }
 }

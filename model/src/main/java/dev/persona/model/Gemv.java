@@ -476,7 +476,8 @@ final class Gemv {
 
     /**
      * Runs {@code task} over [0, total) on every thread of the product pool, claimed in steps of
-     * {@code step} indices as a product's rows are (for tests of the pool).
+     * {@code step} indices as a product's rows are: work between products (attention over the
+     * cache) that would otherwise leave the pool's threads waiting.
      */
     static void runShared(Task task, int total, int step) {
         POOL.run(task, total, step, false);

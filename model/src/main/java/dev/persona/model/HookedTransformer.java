@@ -815,20 +815,76 @@ public final class HookedTransformer implements AutoCloseable {
      */
     float[] lastLogits(NDManager step, NDArray ids, PassInfo info, boolean[][] keyValid, KVCache cache, int slot, float[] into) {
         return onKernelThreads(info, () -> {
-            NDArray x = pass(step, ids, info, keyValid, cache, slot, true);
-            Gemv head = config.attention().logitSoftcap() > 0 || !kernelRows(x) ? null : gemvs.get(headKey());
-            int n = Math.toIntExact(x.getShape().size() / config.dModel() * config.vocabSize());
+            int b = info.valid.length;
+            Gemv head = config.attention().logitSoftcap() > 0 || gemvs.isEmpty() || b > gemvRows ? null : gemvs.get(headKey());
+            int n = Math.multiplyExact(b, config.vocabSize());
             float[] logits = into != null && into.length == n ? into : new float[n];
             if (head == null) {
-                NDArray l = head(x);
+                NDArray l = head(pass(step, ids, info, keyValid, cache, slot, true));
                 if (l.getDataType() != DataType.FLOAT32) l = l.toType(DataType.FLOAT32, false);
                 l.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().get(logits);
             } else {
+                NDArray x = kernelPass(step, ids, info, keyValid, cache, slot);
+                if (x == null) x = pass(step, ids, info, keyValid, cache, slot, true);
                 // what Gemv.apply computes, without its detour through a native array
                 head.products(x.toFloatArray(), rows(x), logits);
             }
             return logits;
         });
+    }
+
+    /** Made at the first pass that can take it; null until then, and for models whose blocks it does not compute. */
+    private KernelPass kernelPass;
+    /**
+     * Whether passes may take {@link KernelPass} ({@code -Dpersona.kernel-pass=false} when the model
+     * is built keeps every pass layer by layer: to compare the two routes, which give the same bits).
+     */
+    private final boolean javaBlocks = Boolean.parseBoolean(System.getProperty("persona.kernel-pass", "true"));
+    /** Passes that went through {@link KernelPass} (tests check that a route was taken). */
+    int kernelPasses;
+
+    /**
+     * {@link #pass} (last position only) through {@link KernelPass}: the blocks with the residual
+     * stream as Java floats, then the final norm as {@link #pass} applies it. Null where that pass
+     * does not apply: a family it does not compute, a pass of more rows than the kernel takes, no
+     * cache or no direct view of it, or something hooking an attention pattern (which needs the
+     * probabilities as an array).
+     */
+    private NDArray kernelPass(NDManager step, NDArray ids, PassInfo info, boolean[][] keyValid, KVCache cache, int slot) {
+        int b = info.valid.length, t = info.valid[0].length;
+        if (!javaBlocks || cache == null || gemvs.isEmpty() || (long) b * t > gemvRows || !KernelPass.takes(config.family())
+                || !stacked.containsKey(GATE_UP + 0)) {
+            return null;
+        }
+        KernelPass.Hooks hooks = kernelHooks(info, step, b, t);
+        for (int l = 0; l < config.numLayers(); l++) {
+            if (hooks.hooked(HookPoint.pattern(l)) || cache.keyView(l) == null || cache.valueView(l) == null) return null;
+        }
+        if (kernelPass == null) {
+            kernelPass = new KernelPass(config, gemvs::get, l -> stacked.get(QKV + l), l -> stacked.get(GATE_UP + l),
+                    (name, l) -> weight(name, l) == null ? null : javaWeight(name, l),
+                    l -> config.attention().sliding(l) && slidingInvFreq != null ? slidingInvFreq : invFreq);
+        }
+        kernelPasses++;
+        float[] x = kernelPass.blocks(ids.toLongArray(), b, t, positionIds(info), keyValid, cache, slot, hooks);
+        return finalNorm(Gemv.array(step, x, 0, x.length, new Shape(b, t, config.dModel())), info, step, true);
+    }
+
+    /** The pass's hooks for {@link KernelPass}: each hooked value becomes an array [batch, pos, d_model] in {@code step} for {@link #hook}. */
+    private KernelPass.Hooks kernelHooks(PassInfo info, NDManager step, int b, int t) {
+        if (interventions.isEmpty() && captures.isEmpty() && info.rowHooks.isEmpty()) return KernelPass.Hooks.NONE;
+        return new KernelPass.Hooks() {
+            @Override
+            public boolean hooked(String name) {
+                return HookedTransformer.this.hooked(name, info);
+            }
+
+            @Override
+            public float[] apply(String name, float[] x) {
+                if (!hooked(name)) return x;
+                return hook(name, Gemv.array(step, x, 0, x.length, new Shape(b, t, config.dModel())), info, step).toFloatArray();
+            }
+        };
     }
 
     /** {@code pass} on Persona's threads when its rows take the kernel (libtorch's own pool would only spin on the same cores). */
@@ -854,19 +910,7 @@ public final class HookedTransformer implements AutoCloseable {
         ModelConfig c = config;
         FamilySpec f = c.family();
         int b = info.valid.length, t = info.valid[0].length;
-        long[] posIds = new long[b * t];
-        int longest = 0;
-        for (int i = 0; i < b; i++) {
-            for (int j = 0; j < t; j++) {
-                posIds[i * t + j] = info.positions[i][j];
-                if (info.valid[i][j]) longest = Math.max(longest, info.positions[i][j] + 1);
-            }
-        }
-        // past the context, learned positions do not exist and rotary ones were never trained: refuse, naming both lengths
-        if (longest > c.maxPositions()) {
-            throw new PersonaException("a sequence of " + longest + " tokens is longer than the model's context of " + c.maxPositions()
-                    + " tokens (max_position_embeddings in " + dir.resolve("config.json") + ")", "shorten the prompt or conversation");
-        }
+        long[] posIds = positionIds(info);
         NDArray positions = NativeData.longs(step, posIds, new Shape(b, t));
 
         // token embeddings (+ learned positions)
@@ -908,9 +952,35 @@ public final class HookedTransformer implements AutoCloseable {
                 x.attach(step);
             }
         }
+        return finalNorm(x, info, step, lastOnly);
+    }
+
+    /** The final norm of the residual stream x [batch, pos, d_model], through its hook; the last position only with lastOnly. */
+    private NDArray finalNorm(NDArray x, PassInfo info, NDManager step, boolean lastOnly) {
         x = hook(HookPoint.FINAL_NORM, norm(x, Name.FINAL_NORM_W, Name.FINAL_NORM_B, -1), info, step);
-        if (lastOnly && t > 1) x = x.get(new NDIndex(":, -1:, :"));
+        if (lastOnly && x.getShape().get(1) > 1) x = x.get(new NDIndex(":, -1:, :"));
         return x;
+    }
+
+    /**
+     * Each token's position id, rows batch x pos; refuses a pass whose sequences run past the
+     * model's context (there learned positions do not exist and rotary ones were never trained).
+     */
+    private long[] positionIds(PassInfo info) {
+        int b = info.valid.length, t = info.valid[0].length;
+        long[] posIds = new long[b * t];
+        int longest = 0;
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < t; j++) {
+                posIds[i * t + j] = info.positions[i][j];
+                if (info.valid[i][j]) longest = Math.max(longest, info.positions[i][j] + 1);
+            }
+        }
+        if (longest > config.maxPositions()) {
+            throw new PersonaException("a sequence of " + longest + " tokens is longer than the model's context of " + config.maxPositions()
+                    + " tokens (max_position_embeddings in " + dir.resolve("config.json") + ")", "shorten the prompt or conversation");
+        }
+        return posIds;
     }
 
     /** Rows {@code ids} [batch, pos] of {@code table} [n, d] as float32 [batch, pos, d] in {@code step}. */
@@ -1166,26 +1236,10 @@ public final class HookedTransformer implements AutoCloseable {
     private float[][] stackedFloats(Normed input, String key, int l, Name... biases) {
         Gemv g = kernelRows(input.x()) ? stacked.get(key) : null;
         if (g == null) return null;
-        int rows = rows(input.x());
-        float[] y = stackedProduct(input, g);
         int[] outs = g.parts();
-        float[][] result = new float[outs.length][];
-        int offset = 0;
-        for (int p = 0; p < outs.length; p++) {
-            float[] part = new float[rows * outs[p]];
-            float[] bias = stackedBiases.get(key(biases[p], l));
-            for (int r = 0; r < rows; r++) {
-                int from = r * g.out() + offset, to = r * outs[p];
-                if (bias == null) {
-                    System.arraycopy(y, from, part, to, outs[p]);
-                } else {
-                    for (int i = 0; i < outs[p]; i++) part[to + i] = y[from + i] + bias[i];
-                }
-            }
-            result[p] = part;
-            offset += outs[p];
-        }
-        return result;
+        float[][] bias = new float[outs.length][];
+        for (int p = 0; p < outs.length; p++) bias[p] = stackedBiases.get(key(biases[p], l));
+        return KernelPass.split(stackedProduct(input, g), rows(input.x()), g, bias);
     }
 
     /**
@@ -1284,14 +1338,8 @@ public final class HookedTransformer implements AutoCloseable {
      * (the leading values of a per-thread scratch array, valid until this thread's next stacked product).
      */
     private float[] stackedProduct(Normed input, Gemv g) {
-        int rows = rows(input.x());
-        float[] y = Gemv.scratch(STACKED, rows * g.out());
-        g.products(floats(input), rows, y);
-        return y;
+        return KernelPass.product(g, floats(input), rows(input.x()));
     }
-
-    /** Per thread: the output of the last stacked product (a gated MLP's gate|up is 9728 floats a row for Qwen2.5-0.5B). */
-    private static final ThreadLocal<float[]> STACKED = ThreadLocal.withInitial(() -> new float[0]);
 
     /** x [rows, in] (Java floats) times weight^T on the kernel, plus the bias: [lead..., out] in {@code m}. */
     private NDArray kernelLinear(float[] x, Name weight, Name bias, int l, NDManager m, Shape lead) {
