@@ -63,57 +63,84 @@ class ContinuousBatcherTest {
     @ValueSource(strings = {"qwen3", "gpt2", "llama3-untied", "gemma2", "gemma3-text"})
     void rowsJoiningAndLeavingGenerateWhatTheyGenerateAlone(String family) {
         try (HookedTransformer m = RuntimeBehaviourTest.load(family)) {
-            List<int[]> alone = new ArrayList<>();
+            joinAndLeave(m, family);
+        }
+    }
+
+    /** The same through the decoding kernel, whose passes over the shifting cache take the Java blocks ({@link KernelPass}). */
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen3", "llama3-untied"})
+    void rowsJoiningAndLeavingGenerateWhatTheyGenerateAloneThroughTheKernel(String family) throws Exception {
+        try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> RuntimeBehaviourTest.load(family))) {
+            joinAndLeave(m, family + " on the kernel");
+            assertTrue(m.kernelPasses > 0, "passes through the Java blocks");
+        }
+    }
+
+    private static void joinAndLeave(HookedTransformer m, String family) {
+        List<int[]> alone = new ArrayList<>();
+        for (int i = 0; i < PROMPTS.length; i++) {
+            alone.add(new Generator(m).generate(List.of(PROMPTS[i]), GenerationOptions.greedy(MAX_NEW[i]).withStopIds(Set.of())).get(0));
+        }
+        // 3 rows and 26 columns: later prompts wait for a row, longer newcomers shift the others right, a full cache shifts left
+        try (ContinuousBatcher b = new ContinuousBatcher(m, 3, 26, 16)) {
+            List<Collect> got = new ArrayList<>();
             for (int i = 0; i < PROMPTS.length; i++) {
-                alone.add(new Generator(m).generate(List.of(PROMPTS[i]), GenerationOptions.greedy(MAX_NEW[i]).withStopIds(Set.of())).get(0));
+                Collect c = new Collect();
+                got.add(c);
+                b.submit(request(PROMPTS[i], GenerationOptions.greedy(MAX_NEW[i]).withStopIds(Set.of()), List.of(), List.of(), c));
             }
-            // 3 rows and 26 columns: later prompts wait for a row, longer newcomers shift the others right, a full cache shifts left
-            try (ContinuousBatcher b = new ContinuousBatcher(m, 3, 26, 16)) {
-                List<Collect> got = new ArrayList<>();
-                for (int i = 0; i < PROMPTS.length; i++) {
-                    Collect c = new Collect();
-                    got.add(c);
-                    b.submit(request(PROMPTS[i], GenerationOptions.greedy(MAX_NEW[i]).withStopIds(Set.of()), List.of(), List.of(), c));
-                }
-                for (int i = 0; i < PROMPTS.length; i++) {
-                    ContinuousBatcher.Finish f = got.get(i).get();
-                    assertArrayEquals(alone.get(i), f.tokens(), family + " prompt " + i);
-                    assertEquals("length", f.reason());
-                    assertEquals(f.tokens().length, got.get(i).streamed.size());
-                }
-                assertTrue(b.steps() < java.util.Arrays.stream(MAX_NEW).sum(), "rows shared steps: " + b.steps());
+            for (int i = 0; i < PROMPTS.length; i++) {
+                ContinuousBatcher.Finish f = got.get(i).get();
+                assertArrayEquals(alone.get(i), f.tokens(), family + " prompt " + i);
+                assertEquals("length", f.reason());
+                assertEquals(f.tokens().length, got.get(i).streamed.size());
             }
+            assertTrue(b.steps() < java.util.Arrays.stream(MAX_NEW).sum(), "rows shared steps: " + b.steps());
         }
     }
 
     @Test
     void eachRowHasItsOwnSteeringAndTheOthersAreUntouched() throws Exception {
         try (HookedTransformer m = RuntimeBehaviourTest.load("qwen3")) {
-            int d = m.config().dModel();
-            float[] v = RuntimeBehaviourTest.randomVector(d, 3);
-            float[] w = RuntimeBehaviourTest.randomVector(d, 4);
-            GenerationOptions o = GenerationOptions.greedy(10).withStopIds(Set.of());
-            int[] plain = new Generator(m).generate(List.of(PROMPTS[0]), o).get(0);
-            int[] steeredV;
-            try (AutoCloseable h = m.intervene(HookPoint.residPost(0), Interventions.add(v, 8), PositionMask.RESPONSE)) {
-                steeredV = new Generator(m).generate(List.of(PROMPTS[0]), o).get(0);
-            }
-            int[] ablatedW;
-            try (AutoCloseable h = m.intervene(HookPoint.residPost(1), Interventions.ablate(w), PositionMask.ALL)) {
-                ablatedW = new Generator(m).generate(List.of(PROMPTS[0]), o).get(0);
-            }
-            assertNotEquals(List.of(plain), List.of(steeredV));
-            try (ContinuousBatcher b = new ContinuousBatcher(m, 4, 64, 8)) {
-                Collect a = new Collect(), s = new Collect(), x = new Collect();
-                b.submit(request(PROMPTS[0], o, List.of(), List.of(), a));
-                b.submit(request(PROMPTS[0], o, List.of(new HookIntervention(HookPoint.residPost(0), Interventions.add(v, 8), PositionMask.RESPONSE)),
-                        List.of(), s));
-                b.submit(request(PROMPTS[0], o, List.of(new HookIntervention(HookPoint.residPost(1), Interventions.ablate(w), PositionMask.ALL)),
-                        List.of(), x));
-                assertArrayEquals(plain, a.get().tokens());
-                assertArrayEquals(steeredV, s.get().tokens());
-                assertArrayEquals(ablatedW, x.get().tokens());
-            }
+            ownSteering(m);
+        }
+    }
+
+    /** The same through the decoding kernel: each row's interventions come back into the Java blocks' residual stream. */
+    @Test
+    void eachRowHasItsOwnSteeringThroughTheKernel() throws Exception {
+        try (HookedTransformer m = Fixtures.throughDecodingKernel(() -> RuntimeBehaviourTest.load("qwen3"))) {
+            ownSteering(m);
+            assertTrue(m.kernelPasses > 0, "passes through the Java blocks");
+        }
+    }
+
+    private static void ownSteering(HookedTransformer m) throws Exception {
+        int d = m.config().dModel();
+        float[] v = RuntimeBehaviourTest.randomVector(d, 3);
+        float[] w = RuntimeBehaviourTest.randomVector(d, 4);
+        GenerationOptions o = GenerationOptions.greedy(10).withStopIds(Set.of());
+        int[] plain = new Generator(m).generate(List.of(PROMPTS[0]), o).get(0);
+        int[] steeredV;
+        try (AutoCloseable h = m.intervene(HookPoint.residPost(0), Interventions.add(v, 8), PositionMask.RESPONSE)) {
+            steeredV = new Generator(m).generate(List.of(PROMPTS[0]), o).get(0);
+        }
+        int[] ablatedW;
+        try (AutoCloseable h = m.intervene(HookPoint.residPost(1), Interventions.ablate(w), PositionMask.ALL)) {
+            ablatedW = new Generator(m).generate(List.of(PROMPTS[0]), o).get(0);
+        }
+        assertNotEquals(List.of(plain), List.of(steeredV));
+        try (ContinuousBatcher b = new ContinuousBatcher(m, 4, 64, 8)) {
+            Collect a = new Collect(), s = new Collect(), x = new Collect();
+            b.submit(request(PROMPTS[0], o, List.of(), List.of(), a));
+            b.submit(request(PROMPTS[0], o, List.of(new HookIntervention(HookPoint.residPost(0), Interventions.add(v, 8), PositionMask.RESPONSE)),
+                    List.of(), s));
+            b.submit(request(PROMPTS[0], o, List.of(new HookIntervention(HookPoint.residPost(1), Interventions.ablate(w), PositionMask.ALL)),
+                    List.of(), x));
+            assertArrayEquals(plain, a.get().tokens());
+            assertArrayEquals(steeredV, s.get().tokens());
+            assertArrayEquals(ablatedW, x.get().tokens());
         }
     }
 
