@@ -60,7 +60,9 @@ final class AttentionKernel {
                 unit(q, i, j, g, pos, heads, kvHeads, headDim, keys, values, capacity, slot, keyValid[i], window, scale, softcap, scores, out);
             }
         };
-        // about 4 multiply-adds per query head, key and element; under some 64k a hand-off costs more than it saves
+        // two multiply-adds per query head, key and element (score and output): at batch 1 of a 0.5B model
+        // (7 query heads a key/value head, 64 wide) the pool and one thread are level at 32 keys, 8.5-12
+        // against 9.6-9.8 us a layer, and the pool is ahead from there on (docs/BENCHMARKS.md, session 15)
         boolean alone = (long) units * group * span * headDim < 16_384;
         if (alone) task.run(0, units);
         else Gemv.runShared(task, units, 1);

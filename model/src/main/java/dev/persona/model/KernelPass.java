@@ -8,10 +8,11 @@ import java.util.function.IntFunction;
  * The decoder blocks of a pass over the key/value cache with the residual stream as Java floats:
  * every product on the decoding kernel ({@link Gemv}), the norms, rotary embedding, attention
  * ({@link AttentionKernel}), SwiGLU and residual adds on the Java side, and no libtorch call unless
- * something hooks the pass. A decode step of the layer-by-layer route crossed into libtorch a dozen
+ * something hooks the pass. A decode step of the layer-by-layer route crossed into libtorch some ten
  * times a layer (arrays made from the products, the residual adds, the norms' inputs copied out, a
- * manager per block); at batch 1 those crossings were the serial work that left the kernel's second
- * thread waiting between products.
+ * manager per block); leaving them out gained 3% at batch 1 of a 0.5B model (docs/BENCHMARKS.md,
+ * session 15: most of a step's remaining serial time is the memory latency of small arrays between
+ * products that stream megabytes through the caches).
  *
  * <p>Rounds as the layer-by-layer kernel route rounds, operation for operation (the same Java norms,
  * products, attention and float32 adds), so a pass's outputs are bit for bit the same on either
@@ -39,7 +40,10 @@ final class KernelPass {
         /** Whether anything reads or changes hook {@code name} in this pass. */
         boolean hooked(String name);
 
-        /** The values [rows, d_model] of hook {@code name} after its interventions and readers ({@code x} itself when none changes it). */
+        /**
+         * The values [rows, d_model] of hook {@code name} after its interventions and readers
+         * ({@code x} itself when nothing hooks it or nothing changes it).
+         */
         float[] apply(String name, float[] x);
     }
 
@@ -96,10 +100,10 @@ final class KernelPass {
         int rows = batch * pos, d = c.dModel();
         float eps = (float) c.normEps();
         float[] x = embedding.rows(ids);
-        if (hooks.hooked(HookPoint.EMBED)) x = hooks.apply(HookPoint.EMBED, x);
+        x = hooks.apply(HookPoint.EMBED, x);
         for (int l = 0; l < layers.length; l++) {
             Layer layer = layers[l];
-            if (hooks.hooked(layer.residPre)) x = hooks.apply(layer.residPre, x);
+            x = hooks.apply(layer.residPre, x);
 
             float[] normed = x.clone();
             HookedTransformer.rmsNormRows(normed, layer.attnNorm, eps);
@@ -116,9 +120,9 @@ final class KernelPass {
             AttentionKernel.attend(qkv[0], batch, pos, c.numHeads(), c.numKvHeads(), c.headDim(), cache.keyView(l), cache.valueView(l),
                     cache.capacity, slot, keyValid, layer.window, (float) c.attention().scale(), (float) c.attention().scoreSoftcap(), heads);
             float[] attn = linear(layer.o, heads, rows, layer.oBias);
-            if (hooks.hooked(layer.attnOut)) attn = hooks.apply(layer.attnOut, attn);
+            attn = hooks.apply(layer.attnOut, attn);
             addInto(x, attn, rows * d);
-            if (hooks.hooked(layer.residMid)) x = hooks.apply(layer.residMid, x);
+            x = hooks.apply(layer.residMid, x);
 
             normed = x.clone();
             HookedTransformer.rmsNormRows(normed, layer.mlpNorm, eps);
@@ -126,9 +130,9 @@ final class KernelPass {
             float[] h = new float[rows * inter];
             GemvKernel.siluTimes(product(layer.gateUp, normed, rows), rows, inter, layer.gateBias, layer.upBias, h);
             float[] mlp = linear(layer.down, h, rows, layer.downBias);
-            if (hooks.hooked(layer.mlpOut)) mlp = hooks.apply(layer.mlpOut, mlp);
+            mlp = hooks.apply(layer.mlpOut, mlp);
             addInto(x, mlp, rows * d);
-            if (hooks.hooked(layer.residPost)) x = hooks.apply(layer.residPost, x);
+            x = hooks.apply(layer.residPost, x);
         }
         return x;
     }
