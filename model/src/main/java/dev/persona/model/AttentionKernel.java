@@ -41,6 +41,24 @@ final class AttentionKernel {
     }
 
     /**
+     * Layer {@code layer}'s attention of a pass over the cache: keys and values [batch x pos, kvHeads
+     * x headDim] written into the cache's slots {@code slot .. slot + pos - 1}, then {@link #attend}
+     * with the model's heads, scale and soft cap; returns the heads' outputs [batch x pos, heads x headDim].
+     *
+     * @param window the layer's sliding window, 0 for full attention
+     */
+    static float[] overCache(ModelConfig c, float[] q, float[] k, float[] v, int batch, int pos, KVCache cache, int layer, int slot,
+                             boolean[][] keyValid, int window) {
+        ByteBuffer keys = cache.keyView(layer), values = cache.valueView(layer);
+        write(k, batch, pos, c.numKvHeads(), c.headDim(), keys, cache.capacity, slot);
+        write(v, batch, pos, c.numKvHeads(), c.headDim(), values, cache.capacity, slot);
+        float[] out = new float[batch * pos * c.qWidth()];
+        attend(q, batch, pos, c.numHeads(), c.numKvHeads(), c.headDim(), keys, values, cache.capacity, slot, keyValid, window,
+                (float) c.attention().scale(), (float) c.attention().scoreSoftcap(), out);
+        return out;
+    }
+
+    /**
      * out = softmax(q . K^T x scale, over the visible keys) . V for every query row and head.
      * The work goes to the product pool's threads ({@link Gemv#runShared}) in units of one query
      * row and one key/value head with its group of query heads, which read that head's keys and

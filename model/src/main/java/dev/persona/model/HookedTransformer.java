@@ -118,6 +118,8 @@ public final class HookedTransformer implements AutoCloseable {
                 if (swiGlu) stack(GATE_UP + l, l, Name.GATE_W, Name.GATE_B, Name.UP_W, Name.UP_B);
             }
         }
+        this.javaBlocks = KernelPass.takes(config.family()) && stacked.containsKey(GATE_UP + 0)
+                && Boolean.parseBoolean(System.getProperty("persona.kernel-pass", "true"));
         this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
         double local = config.attention().slidingRopeTheta();
         this.slidingInvFreq = local > 0 ? RopeScaling.NONE.inverseFrequencies(config.headDim(), local) : null;
@@ -836,10 +838,11 @@ public final class HookedTransformer implements AutoCloseable {
     /** Made at the first pass that can take it; null until then, and for models whose blocks it does not compute. */
     private KernelPass kernelPass;
     /**
-     * Whether passes may take {@link KernelPass} ({@code -Dpersona.kernel-pass=false} when the model
-     * is built keeps every pass layer by layer: to compare the two routes, which give the same bits).
+     * Whether passes may take {@link KernelPass}: a family it computes, on the kernel with gate|up
+     * stacked; {@code -Dpersona.kernel-pass=false} when the model is built keeps every pass layer by
+     * layer (to compare the two routes, which give the same bits).
      */
-    private final boolean javaBlocks = Boolean.parseBoolean(System.getProperty("persona.kernel-pass", "true"));
+    private final boolean javaBlocks;
     /** Passes that went through {@link KernelPass} (tests check that a route was taken). */
     int kernelPasses;
 
@@ -852,10 +855,7 @@ public final class HookedTransformer implements AutoCloseable {
      */
     private NDArray kernelPass(NDManager step, NDArray ids, PassInfo info, boolean[][] keyValid, KVCache cache, int slot) {
         int b = info.valid.length, t = info.valid[0].length;
-        if (!javaBlocks || cache == null || gemvs.isEmpty() || (long) b * t > gemvRows || !KernelPass.takes(config.family())
-                || !stacked.containsKey(GATE_UP + 0)) {
-            return null;
-        }
+        if (!javaBlocks || cache == null || (long) b * t > gemvRows) return null;
         KernelPass.Hooks hooks = kernelHooks(info, step, b, t);
         for (int l = 0; l < config.numLayers(); l++) {
             if (hooks.hooked(HookPoint.pattern(l)) || cache.keyView(l) == null || cache.valueView(l) == null) return null;
@@ -1083,15 +1083,9 @@ public final class HookedTransformer implements AutoCloseable {
         if (qkv != null) {
             // on the kernel the projections are Java floats already: q/k norms and the rotary embedding
             // run there too, and the heads become libtorch arrays once, already rotated
-            float eps = (float) c.normEps();
-            if (c.family().qkNorm()) {
-                rmsNormRows(qkv[0], javaWeight(Name.Q_NORM_W, l), eps);
-                rmsNormRows(qkv[1], javaWeight(Name.K_NORM_W, l), eps);
-            }
-            if (frequencies != null) {
-                rotateHalf(qkv[0], c.headDim(), positions, frequencies);
-                rotateHalf(qkv[1], c.headDim(), positions, frequencies);
-            }
+            boolean qkNorm = c.family().qkNorm();
+            normAndRotate(qkv, qkNorm ? javaWeight(Name.Q_NORM_W, l) : null, qkNorm ? javaWeight(Name.K_NORM_W, l) : null, (float) c.normEps(),
+                    c.headDim(), positions, frequencies);
             NDManager m = input.x().getManager();
             NDArray cached = cachedAttention(qkv, l, (int) b, (int) t, keyValid, window, cache, slot, info, m);
             if (cached != null) return cached;
@@ -1149,14 +1143,8 @@ public final class HookedTransformer implements AutoCloseable {
     private NDArray cachedAttention(float[][] qkv, int l, int b, int t, boolean[][] keyValid, int window, KVCache cache, int slot, PassInfo info,
                                     NDManager m) {
         if (cache == null || hooked(HookPoint.pattern(l), info)) return null;
-        java.nio.ByteBuffer keys = cache.keyView(l), values = cache.valueView(l);
-        if (keys == null || values == null) return null;
-        ModelConfig c = config;
-        AttentionKernel.write(qkv[1], b, t, c.numKvHeads(), c.headDim(), keys, cache.capacity, slot);
-        AttentionKernel.write(qkv[2], b, t, c.numKvHeads(), c.headDim(), values, cache.capacity, slot);
-        float[] out = new float[b * t * c.qWidth()];
-        AttentionKernel.attend(qkv[0], b, t, c.numHeads(), c.numKvHeads(), c.headDim(), keys, values, cache.capacity, slot, keyValid, window,
-                (float) c.attention().scale(), (float) c.attention().scoreSoftcap(), out);
+        if (cache.keyView(l) == null || cache.valueView(l) == null) return null;
+        float[] out = AttentionKernel.overCache(config, qkv[0], qkv[1], qkv[2], b, t, cache, l, slot, keyValid, window);
         return kernelLinear(out, Name.O_W, Name.O_B, l, m, new Shape(b, t));
     }
 
@@ -1240,6 +1228,22 @@ public final class HookedTransformer implements AutoCloseable {
         float[][] bias = new float[outs.length][];
         for (int p = 0; p < outs.length; p++) bias[p] = stackedBiases.get(key(biases[p], l));
         return KernelPass.split(stackedProduct(input, g), rows(input.x()), g, bias);
+    }
+
+    /**
+     * A kernel pass's queries and keys (qkv[0], qkv[1]: rows of heads of {@code headDim}) made ready
+     * for attention in place: each head RMS-normed where {@code qNorm} and {@code kNorm} are given
+     * (Qwen3), then rotated where {@code frequencies} are (rotary positions).
+     */
+    static void normAndRotate(float[][] qkv, float[] qNorm, float[] kNorm, float eps, int headDim, long[] positions, float[] frequencies) {
+        if (qNorm != null) {
+            rmsNormRows(qkv[0], qNorm, eps);
+            rmsNormRows(qkv[1], kNorm, eps);
+        }
+        if (frequencies != null) {
+            rotateHalf(qkv[0], headDim, positions, frequencies);
+            rotateHalf(qkv[1], headDim, positions, frequencies);
+        }
     }
 
     /**

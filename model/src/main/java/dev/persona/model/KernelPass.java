@@ -108,17 +108,8 @@ final class KernelPass {
             float[] normed = x.clone();
             HookedTransformer.rmsNormRows(normed, layer.attnNorm, eps);
             float[][] qkv = split(product(layer.qkv, normed, rows), rows, layer.qkv, layer.qkvBias);
-            if (layer.qNorm != null) {
-                HookedTransformer.rmsNormRows(qkv[0], layer.qNorm, eps);
-                HookedTransformer.rmsNormRows(qkv[1], layer.kNorm, eps);
-            }
-            HookedTransformer.rotateHalf(qkv[0], c.headDim(), positions, layer.frequencies);
-            HookedTransformer.rotateHalf(qkv[1], c.headDim(), positions, layer.frequencies);
-            AttentionKernel.write(qkv[1], batch, pos, c.numKvHeads(), c.headDim(), cache.keyView(l), cache.capacity, slot);
-            AttentionKernel.write(qkv[2], batch, pos, c.numKvHeads(), c.headDim(), cache.valueView(l), cache.capacity, slot);
-            float[] heads = new float[rows * c.qWidth()];
-            AttentionKernel.attend(qkv[0], batch, pos, c.numHeads(), c.numKvHeads(), c.headDim(), cache.keyView(l), cache.valueView(l),
-                    cache.capacity, slot, keyValid, layer.window, (float) c.attention().scale(), (float) c.attention().scoreSoftcap(), heads);
+            HookedTransformer.normAndRotate(qkv, layer.qNorm, layer.kNorm, eps, c.headDim(), positions, layer.frequencies);
+            float[] heads = AttentionKernel.overCache(c, qkv[0], qkv[1], qkv[2], batch, pos, cache, l, slot, keyValid, layer.window);
             float[] attn = linear(layer.o, heads, rows, layer.oBias);
             attn = hooks.apply(layer.attnOut, attn);
             addInto(x, attn, rows * d);
