@@ -363,8 +363,8 @@ final class Gemv {
     /** y [rows, out] = x [rows, in] . W^T, on every core. */
     void multiply(float[] x, int rows, float[] y) {
         int panels = in / width;
-        // the BF16 loop reads the inputs split into even and odd elements: split once per product, not per piece
-        float[] split = bf16 ? GemvKernel.splitPairs(x, rows, in, width) : null;
+        // the BF16 loop reads the inputs packed as BF16 pairs: packed once per product, not per piece
+        GemvKernel.Bf16Inputs packed = bf16 ? GemvKernel.Bf16Inputs.of(x, rows, in, width) : null;
         // a panelled matrix's rows are panel by panel: each panel's products go to its own columns of a
         // scratch array [rows, panels * out], summed into y afterwards
         int stride = panels * out;
@@ -373,7 +373,7 @@ final class Gemv {
         int step = (int) Math.max(1, Pool.STEP_BYTES / ((long) width * (bf16 ? 2 : 4)));
         // float32 batches multiply four outputs at a time: steps of whole fours leave no outputs for the slower one-at-a-time loop
         if (!bf16 && step >= 4) step -= step % 4;
-        POOL.run((from, to) -> part(x, split, rows, into, stride, from, to), stride, step, (long) out * in < 65536);
+        POOL.run((from, to) -> part(x, packed, rows, into, stride, from, to), stride, step, (long) out * in < 65536);
         if (panels == 1) return;
         for (int r = 0; r < rows; r++) {
             for (int o = 0; o < out; o++) {
@@ -455,14 +455,14 @@ final class Gemv {
      * Outputs [v0, v1) of every row on the calling thread, indexed panel by panel (panel p's output
      * o at p * out + o), into y [rows, yStride].
      */
-    private void part(float[] x, float[] split, int rows, float[] y, int yStride, int v0, int v1) {
+    private void part(float[] x, GemvKernel.Bf16Inputs packed, int rows, float[] y, int yStride, int v0, int v1) {
         int panels = in / width, end = bf16 ? GemvKernel.bf16Length(width) : 0;
         for (Chunk c : chunks) {
             int start = c.panel * out + c.first;
             int lo = Math.max(v0, start), hi = Math.min(v1, start + c.count);
             if (lo >= hi) continue;
             if (bf16) {
-                GemvKernel.multiplyBf16(c.data, start, width, x, c.panel * width, in, split, c.panel * end, panels * end, rows, y, yStride, lo, hi);
+                GemvKernel.multiplyBf16(c.data, start, width, x, c.panel * width, in, packed, c.panel * end, panels * end, rows, y, yStride, lo, hi);
             } else {
                 GemvKernel.multiply(c.data, start, width, x, c.panel * width, in, rows, y, yStride, lo, hi);
             }

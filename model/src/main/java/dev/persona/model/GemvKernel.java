@@ -300,43 +300,62 @@ final class GemvKernel {
     /**
      * {@link #multiply} for BF16 weights (2 bytes per element, the top half of a float32), reading
      * half of float32's bytes. A vector of ints holds pairs of neighbouring BF16 values; shifting
-     * left 16 bits gives the even elements as floats and masking the low half gives the odd ones,
-     * so the inputs come split into even and odd elements ({@link #splitPairs}) and no lane crosses
-     * another. Two vectors of pairs a step, into four accumulators: with two, the chains of fused
-     * multiply-adds bound the loop below what memory delivers (a quarter more on one core, measured).
-     * Sums in float32.
+     * left 16 bits gives the even elements as floats and masking the low half gives the odd ones.
+     * The inputs are read as BF16 values too (each float's top 16 bits: {@link Gemv#products} has
+     * rounded them), packed two to an int the same way ({@link Bf16Inputs}), so no lane crosses
+     * another and a row of inputs takes half the bytes of floats: 4864 inputs (a down projection's)
+     * are 9.7 KB, which stay in L1 while the weights stream past, where 19 KB of floats did not
+     * (896 x 4864 on both threads: 26.8-28.8 GB/s against 19.8-21.7, level with 4864 x 896). Two
+     * vectors of pairs a step, into four accumulators: with two, the chains of fused multiply-adds
+     * bound the loop below what memory delivers (a quarter more on one core, measured). Sums in
+     * float32.
+     *
+     * @param in          the inputs as {@link Bf16Inputs} made of x; row r's panel from {@code
+     *                    inputOffset + r * inputStride} (counted in BF16 values)
      */
-    static void multiplyBf16(ByteBuffer w, int first, int width, float[] x, int xOffset, int xStride, float[] split, int splitOffset,
-                             int splitStride, int rows, float[] y, int yStride, int o0, int o1) {
+    static void multiplyBf16(ByteBuffer w, int first, int width, float[] x, int xOffset, int xStride, Bf16Inputs in, int inputOffset,
+                             int inputStride, int rows, float[] y, int yStride, int o0, int o1) {
         int step = S.length();
         int end = bf16Length(width);
         int half = end / 2;
         float[] widened = rows >= WIDEN_FROM_ROWS ? Gemv.scratch(WIDENED, end) : null;
+        int[] pairs = in.pairs();
         for (int o = o0; o < o1; o++) {
             int base = (o - first) * width * 2;
             int r0 = 0;
             if (widened != null) {
                 widen(w, base, end, widened);
                 for (; r0 + 4 <= rows; r0 += 4) {
-                    fourWidened(widened, end, split, splitOffset + r0 * splitStride, splitStride, half, w, base, width, x, xOffset + r0 * xStride, xStride,
+                    fourWidened(widened, end, in.split(), inputOffset + r0 * inputStride, inputStride, half, w, base, width, x, xOffset + r0 * xStride, xStride,
                             y, r0 * yStride + o, yStride);
                 }
             }
             for (int r = r0; r < rows; r++) {
-                int xe = splitOffset + r * splitStride, xo = xe + half;
+                int xp = (inputOffset + r * inputStride) / 2;
                 FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S), c = FloatVector.zero(S), d = FloatVector.zero(S);
                 for (int i = 0; i < end; i += 4 * step) {
                     IntVector p = IntVector.fromByteBuffer(INTS, w, base + 2 * i, LE);
                     IntVector q = IntVector.fromByteBuffer(INTS, w, base + 2 * i + 4 * step, LE);
-                    int e = xe + i / 2, od = xo + i / 2;
-                    a = p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(S, split, e), a);
-                    b = p.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats().fma(FloatVector.fromArray(S, split, od), b);
-                    c = q.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(S, split, e + step), c);
-                    d = q.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats().fma(FloatVector.fromArray(S, split, od + step), d);
+                    IntVector u = IntVector.fromArray(INTS, pairs, xp + i / 2);
+                    IntVector v = IntVector.fromArray(INTS, pairs, xp + i / 2 + step);
+                    a = even(p).fma(even(u), a);
+                    b = odd(p).fma(odd(u), b);
+                    c = even(q).fma(even(v), c);
+                    d = odd(q).fma(odd(v), d);
                 }
                 y[r * yStride + o] = bf16Tail(a.add(b).add(c.add(d)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, xOffset + r * xStride);
             }
         }
+    }
+
+    /** The even elements of a vector of BF16 pairs (each int's low half) as floats. */
+    private static FloatVector even(IntVector pairs) {
+        return pairs.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** The odd elements of a vector of BF16 pairs (each int's high half) as floats. */
+    private static FloatVector odd(IntVector pairs) {
+        return pairs.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats();
     }
 
     /**
@@ -355,10 +374,10 @@ final class GemvKernel {
         for (int i = 0; i < end; i += 4 * step) {
             IntVector p = IntVector.fromByteBuffer(INTS, w, base + 2 * i, LE);
             IntVector q = IntVector.fromByteBuffer(INTS, w, base + 2 * i + 4 * step, LE);
-            p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(into, i);
-            p.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats().intoArray(into, i + step);
-            q.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(into, i + 2 * step);
-            q.lanewise(VectorOperators.AND, 0xffff0000).reinterpretAsFloats().intoArray(into, i + 3 * step);
+            even(p).intoArray(into, i);
+            odd(p).intoArray(into, i + step);
+            even(q).intoArray(into, i + 2 * step);
+            odd(q).intoArray(into, i + 3 * step);
         }
     }
 
@@ -396,10 +415,15 @@ final class GemvKernel {
         y[yo + 3 * yStride] = bf16Tail(a3.add(b3).add(c3.add(d3)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, x0 + 3 * xStride);
     }
 
-    /** {@code s} plus the BF16 row at byte {@code base} times x from {@code xr}, over the elements from {@code end} to {@code width}, one at a time. */
+    /** {@code s} plus the BF16 row at byte {@code base} times x from {@code xr} (read as BF16), over the elements from {@code end} to {@code width}, one at a time. */
     private static float bf16Tail(float s, ByteBuffer w, int base, int end, int width, float[] x, int xr) {
-        for (int i = end; i < width; i++) s += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * x[xr + i];
+        for (int i = end; i < width; i++) s += Float.intBitsToFloat(w.getShort(base + 2 * i) << 16) * asBf16(x[xr + i]);
         return s;
+    }
+
+    /** v's top 16 bits as a float: v itself when it is a BF16 value. */
+    private static float asBf16(float v) {
+        return Float.intBitsToFloat(Float.floatToRawIntBits(v) & 0xffff0000);
     }
 
     /** How many leading elements of a row of {@code width} the float32 loops take: whole pairs of vectors. */
@@ -413,23 +437,42 @@ final class GemvKernel {
     }
 
     /**
-     * Each row's columns, panel by panel ({@code in / width} panels of {@code width}), as
-     * {@link #multiplyBf16} reads them: of each panel its first {@link #bf16Length} elements split
-     * into even then odd ones; row r's panel p at {@code (r * panels + p) * end}, its odd elements
-     * half a panel's {@code end} later. One panel of the whole row for an unpanelled matrix.
+     * The inputs of one BF16 product as {@link #multiplyBf16} reads them, made once per product (the
+     * pool's threads share them): each row's columns panel by panel ({@code in / width} panels of
+     * {@code width}), of each panel its first {@link #bf16Length} elements ({@code end}); row r's
+     * panel p from BF16 value {@code (r * panels + p) * end}. Every input is read as BF16 (its top
+     * 16 bits), whichever array holds it, so a row sums the same values on every path.
+     *
+     * @param pairs each two neighbouring inputs in one int, the even one in the low half (as BF16
+     *              weights lie in memory); index = value index / 2
+     * @param split for {@link #fourWidened} (from {@link #WIDEN_FROM_ROWS} rows; else null): of each
+     *              panel the even elements as floats, then the odd ones ({@code end / 2} later)
      */
-    static float[] splitPairs(float[] x, int rows, int in, int width) {
-        int panels = in / width, end = bf16Length(width), half = end / 2;
-        float[] split = new float[rows * panels * end];
-        for (int r = 0; r < rows; r++) {
-            for (int p = 0; p < panels; p++) {
-                int to = (r * panels + p) * end, from = r * in + p * width;
-                for (int m = 0; m < half; m++) {
-                    split[to + m] = x[from + 2 * m];
-                    split[to + half + m] = x[from + 2 * m + 1];
+    record Bf16Inputs(int[] pairs, float[] split) {
+        private static final ThreadLocal<int[]> PAIRS = ThreadLocal.withInitial(() -> new int[0]);
+        private static final ThreadLocal<float[]> SPLIT = ThreadLocal.withInitial(() -> new float[0]);
+
+        /** x [rows, in] for a matrix of panels of {@code width}, in the calling thread's scratch arrays (valid until its next product). */
+        static Bf16Inputs of(float[] x, int rows, int in, int width) {
+            int panels = in / width, end = bf16Length(width), half = end / 2;
+            int[] pairs = PAIRS.get();
+            if (pairs.length < rows * panels * half) PAIRS.set(pairs = new int[rows * panels * half]);
+            float[] split = null;
+            if (rows >= WIDEN_FROM_ROWS) split = Gemv.scratch(SPLIT, rows * panels * end);
+            for (int r = 0; r < rows; r++) {
+                for (int p = 0; p < panels; p++) {
+                    int to = (r * panels + p) * end, from = r * in + p * width;
+                    for (int m = 0; m < half; m++) {
+                        int lo = Float.floatToRawIntBits(x[from + 2 * m]) >>> 16, hi = Float.floatToRawIntBits(x[from + 2 * m + 1]) & 0xffff0000;
+                        pairs[to / 2 + m] = hi | lo;
+                        if (split != null) {
+                            split[to + m] = Float.intBitsToFloat(lo << 16);
+                            split[to + half + m] = Float.intBitsToFloat(hi);
+                        }
+                    }
                 }
             }
+            return new Bf16Inputs(pairs, split);
         }
-        return split;
     }
 }
