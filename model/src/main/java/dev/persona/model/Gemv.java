@@ -352,6 +352,13 @@ final class Gemv {
         return a;
     }
 
+    /** {@link #scratch(ThreadLocal, int)} for int arrays. */
+    static int[] intScratch(ThreadLocal<int[]> holder, int n) {
+        int[] a = holder.get();
+        if (a.length < n) holder.set(a = new int[n]);
+        return a;
+    }
+
     /** A libtorch-owned float32 array of {@code shape} holding {@code y[from .. from + n)}, in {@code manager}. */
     static NDArray array(NDManager manager, float[] y, int from, int n, Shape shape) {
         // uninitialised (torch.empty): every element is written next, and an output head's 600 KB needs no clearing first
@@ -371,8 +378,8 @@ final class Gemv {
         float[] into = panels == 1 ? y : scratch(PARTIALS, rows * stride);
         // small products are not worth a hand-off
         int step = (int) Math.max(1, Pool.STEP_BYTES / ((long) width * (bf16 ? 2 : 4)));
-        // float32 batches multiply four outputs at a time: steps of whole fours leave no outputs for the slower one-at-a-time loop
-        if (!bf16 && step >= 4) step -= step % 4;
+        // batches multiply four outputs at a time: steps of whole fours leave no outputs for the slower one-at-a-time loop
+        if (step >= 4) step -= step % 4;
         POOL.run((from, to) -> part(x, packed, rows, into, stride, from, to), stride, step, (long) out * in < 65536);
         if (panels == 1) return;
         for (int r = 0; r < rows; r++) {

@@ -87,8 +87,8 @@ final class GemvKernel {
         }
     }
 
-    /** Each worker's 16 even-chunk and 16 odd-chunk accumulators of {@link #fourByFour}. */
-    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[32 * S.length()]);
+    /** Each worker's accumulators of {@link #fourByFour} (16 per pass, two passes) or {@link #fourByFourBf16} (four passes). */
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[64 * S.length()]);
 
     /**
      * {@link #four} for four neighbouring weight rows (float32, from {@code w[base]}) at once, into
@@ -102,8 +102,8 @@ final class GemvKernel {
     private static void fourByFour(float[] w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride, float[] sums) {
         int step = S.length();
         int end = pairedLength(width);
-        fourByFourPass(w, base, width, x, x0, xStride, 0, end, sums, 0);
-        fourByFourPass(w, base, width, x, x0, xStride, step, end, sums, 16 * step);
+        fourByFourPass(w, base, width, x, x0, xStride, 0, 2 * step, end, false, sums, 0);
+        fourByFourPass(w, base, width, x, x0, xStride, step, 2 * step, end, false, sums, 16 * step);
         for (int k = 0; k < 4; k++) {
             int xr = x0 + k * xStride;
             for (int j = 0; j < 4; j++) {
@@ -117,16 +117,39 @@ final class GemvKernel {
     }
 
     /**
-     * One of {@link #fourByFour}'s passes: the chunks from {@code start}, every other one, of four weight
-     * rows by four input rows, each (weight row j, input row k) accumulator stored at {@code into[at + (4j + k) * lanes]}.
+     * One of {@link #fourByFour}'s (or {@link #fourByFourBf16}'s) passes: the chunks at {@code start},
+     * {@code start + stride}, ... before {@code end}, of four weight rows ({@code width} apart) by four
+     * input rows, each (weight row j, input row k) accumulator stored at {@code into[at + (4j + k) * lanes]};
+     * {@code resume}: the accumulators start from what {@code into} holds there (a pass over earlier
+     * columns), else from zero.
      */
-    private static void fourByFourPass(float[] w, int base, int width, float[] x, int x0, int xStride, int start, int end, float[] into, int at) {
+    private static void fourByFourPass(float[] w, int base, int width, float[] x, int x0, int xStride, int start, int stride, int end, boolean resume,
+                                       float[] into, int at) {
         int step = S.length();
         int w1 = base + width, w2 = w1 + width, w3 = w2 + width;
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
-        for (int i = start; i < end; i += 2 * step) {
+        if (resume) {
+            int n = step;
+            a0 = FloatVector.fromArray(S, into, at);
+            a1 = FloatVector.fromArray(S, into, at + n);
+            a2 = FloatVector.fromArray(S, into, at + 2 * n);
+            a3 = FloatVector.fromArray(S, into, at + 3 * n);
+            b0 = FloatVector.fromArray(S, into, at + 4 * n);
+            b1 = FloatVector.fromArray(S, into, at + 5 * n);
+            b2 = FloatVector.fromArray(S, into, at + 6 * n);
+            b3 = FloatVector.fromArray(S, into, at + 7 * n);
+            c0 = FloatVector.fromArray(S, into, at + 8 * n);
+            c1 = FloatVector.fromArray(S, into, at + 9 * n);
+            c2 = FloatVector.fromArray(S, into, at + 10 * n);
+            c3 = FloatVector.fromArray(S, into, at + 11 * n);
+            d0 = FloatVector.fromArray(S, into, at + 12 * n);
+            d1 = FloatVector.fromArray(S, into, at + 13 * n);
+            d2 = FloatVector.fromArray(S, into, at + 14 * n);
+            d3 = FloatVector.fromArray(S, into, at + 15 * n);
+        }
+        for (int i = start; i < end; i += stride) {
             FloatVector u = FloatVector.fromArray(S, w, base + i), v = FloatVector.fromArray(S, w, w1 + i);
             FloatVector p = FloatVector.fromArray(S, w, w2 + i), q = FloatVector.fromArray(S, w, w3 + i);
             FloatVector e = FloatVector.fromArray(S, x, x0 + i);
@@ -315,35 +338,90 @@ final class GemvKernel {
      */
     static void multiplyBf16(ByteBuffer w, int first, int width, float[] x, int xOffset, int xStride, Bf16Inputs in, int inputOffset,
                              int inputStride, int rows, float[] y, int yStride, int o0, int o1) {
+        int end = bf16Length(width);
+        int o = o0;
+        // (rows of an odd width do not start on an int, and rows narrower than one step have nothing to
+        // widen: both stay on the one-row loop)
+        if (rows >= BF16_TILE_FROM_ROWS && width % 2 == 0 && end > 0) {
+            // blocks of TILE_OUTPUTS weight rows widened once into a Java array, read there by every
+            // group of four input rows four outputs at a time, as the float32 tile reads its copies
+            float[] block = Gemv.scratch(BLOCK, TILE_OUTPUTS * end);
+            float[] sums = SUMS.get();
+            float[] widenedX = in.widened();
+            for (; o + 4 <= o1; ) {
+                int e = Math.min(o1, o + TILE_OUTPUTS);
+                e -= (e - o) % 4;
+                // the rows' bytes in one bulk copy, widened from there: a bulk copy streams memory faster than
+                // vector loads from the buffer (8 / 16 rows of 4864 x 896: 0.91-0.95 / 1.40-1.47 ms against 1.03-1.19 / 1.50-1.86)
+                int[] raw = Gemv.intScratch(RAW, (e - o) * width / 2);
+                w.asIntBuffer().get((o - first) * width / 2, raw, 0, (e - o) * width / 2);
+                for (int k = o; k < e; k++) widen(raw, (k - o) * width / 2, end, block, (k - o) * end);
+                int r = 0;
+                for (; r + 4 <= rows; r += 4) {
+                    for (int k = o; k < e; k += 4) {
+                        fourByFourBf16(block, (k - o) * end, end, widenedX, inputOffset + r * inputStride, inputStride, w, (k - first) * width * 2, width,
+                                x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride, sums);
+                    }
+                }
+                for (; r < rows; r++) {
+                    for (int k = o; k < e; k++) y[r * yStride + k] = rowBf16(w, (k - first) * width * 2, width, in.pairs(), inputOffset + r * inputStride, x, xOffset + r * xStride);
+                }
+                o = e;
+            }
+        }
+        for (; o < o1; o++) {
+            int base = (o - first) * width * 2;
+            for (int r = 0; r < rows; r++) y[r * yStride + o] = rowBf16(w, base, width, in.pairs(), inputOffset + r * inputStride, x, xOffset + r * xStride);
+        }
+    }
+
+    /**
+     * The dot product of the BF16 weight row at byte {@code base} with one row of inputs: packed
+     * pairs from BF16 value {@code xp} ({@link Bf16Inputs#pairs}), the tail from x[xr..].
+     */
+    private static float rowBf16(ByteBuffer w, int base, int width, int[] pairs, int xp, float[] x, int xr) {
         int step = S.length();
         int end = bf16Length(width);
-        int half = end / 2;
-        float[] widened = rows >= WIDEN_FROM_ROWS ? Gemv.scratch(WIDENED, end) : null;
-        int[] pairs = in.pairs();
-        for (int o = o0; o < o1; o++) {
-            int base = (o - first) * width * 2;
-            int r0 = 0;
-            if (widened != null) {
-                widen(w, base, end, widened);
-                for (; r0 + 4 <= rows; r0 += 4) {
-                    fourWidened(widened, end, in.split(), inputOffset + r0 * inputStride, inputStride, half, w, base, width, x, xOffset + r0 * xStride, xStride,
-                            y, r0 * yStride + o, yStride);
-                }
+        FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S), c = FloatVector.zero(S), d = FloatVector.zero(S);
+        for (int i = 0; i < end; i += 4 * step) {
+            IntVector p = IntVector.fromByteBuffer(INTS, w, base + 2 * i, LE);
+            IntVector q = IntVector.fromByteBuffer(INTS, w, base + 2 * i + 4 * step, LE);
+            IntVector u = IntVector.fromArray(INTS, pairs, (xp + i) / 2);
+            IntVector v = IntVector.fromArray(INTS, pairs, (xp + i) / 2 + step);
+            a = even(p).fma(even(u), a);
+            b = odd(p).fma(odd(u), b);
+            c = even(q).fma(even(v), c);
+            d = odd(q).fma(odd(v), d);
+        }
+        return bf16Tail(a.add(b).add(c.add(d)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, xr);
+    }
+
+    /**
+     * {@link #rowBf16} for four weight rows by four input rows at once, from weight rows {@link
+     * #widen}ed into {@code wf} (from {@code wBase}, {@code wStride} apart) and inputs in the same
+     * order ({@link Bf16Inputs#widened}, row k from {@code xw0 + k * xwStride}), into y[yo + j + k *
+     * yStride]: {@link #rowBf16}'s four accumulators are four passes of {@link #fourByFourPass} (chunks
+     * {@code 4 * lanes} apart), added as it adds them, so every sum is the same bit for bit.
+     * {@code w} and {@code base} locate the first weight row in memory for the tail.
+     */
+    private static void fourByFourBf16(float[] wf, int wBase, int wStride, float[] xw, int xw0, int xwStride, ByteBuffer w, int base, int width,
+                                       float[] x, int x0, int xStride, float[] y, int yo, int yStride, float[] sums) {
+        int step = S.length();
+        int end = bf16Length(width);
+        // columns a block at a time, each block's four passes before the next: four weight rows and four
+        // input rows of a block stay in L1 through its passes (a 4864-wide row's four passes streamed from L2)
+        for (int c = 0; c < end; c += BF16_TILE_COLUMNS) {
+            int to = Math.min(end, c + BF16_TILE_COLUMNS);
+            for (int pass = 0; pass < 4; pass++) {
+                fourByFourPass(wf, wBase, wStride, xw, xw0, xwStride, c + pass * step, 4 * step, to, c > 0, sums, pass * 16 * step);
             }
-            for (int r = r0; r < rows; r++) {
-                int xp = (inputOffset + r * inputStride) / 2;
-                FloatVector a = FloatVector.zero(S), b = FloatVector.zero(S), c = FloatVector.zero(S), d = FloatVector.zero(S);
-                for (int i = 0; i < end; i += 4 * step) {
-                    IntVector p = IntVector.fromByteBuffer(INTS, w, base + 2 * i, LE);
-                    IntVector q = IntVector.fromByteBuffer(INTS, w, base + 2 * i + 4 * step, LE);
-                    IntVector u = IntVector.fromArray(INTS, pairs, xp + i / 2);
-                    IntVector v = IntVector.fromArray(INTS, pairs, xp + i / 2 + step);
-                    a = even(p).fma(even(u), a);
-                    b = odd(p).fma(odd(u), b);
-                    c = even(q).fma(even(v), c);
-                    d = odd(q).fma(odd(v), d);
-                }
-                y[r * yStride + o] = bf16Tail(a.add(b).add(c.add(d)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, xOffset + r * xStride);
+        }
+        for (int k = 0; k < 4; k++) {
+            for (int j = 0; j < 4; j++) {
+                int at = (4 * j + k) * step;
+                FloatVector a = FloatVector.fromArray(S, sums, at), b = FloatVector.fromArray(S, sums, 16 * step + at);
+                FloatVector c = FloatVector.fromArray(S, sums, 32 * step + at), d = FloatVector.fromArray(S, sums, 48 * step + at);
+                y[yo + j + k * yStride] = bf16Tail(a.add(b).add(c.add(d)).reduceLanes(VectorOperators.ADD), w, base + j * width * 2, end, width, x, x0 + k * xStride);
             }
         }
     }
@@ -359,61 +437,38 @@ final class GemvKernel {
     }
 
     /**
-     * From this many input rows on, {@link #multiplyBf16} widens each weight row once into a float
-     * array and multiplies four input rows at a time from it, rather than widening it again for every
-     * row (only CPUs without BF16 instructions give the kernel BF16 passes of more than 4 rows).
-     * Batch 16, 0.5B, emulated without them: 52-57 tok/s against 37-40 (docs/BENCHMARKS.md, session 13).
+     * From this many input rows on, {@link #multiplyBf16} widens blocks of weight rows once into
+     * float arrays and multiplies four weight rows by four input rows at a time from them
+     * ({@link #fourByFourBf16}), rather than unpacking each weight row again for every input row.
+     * 4864 x 896 on both threads: 8 / 16 rows 0.78-0.95 / 1.17-1.47 ms against 1.31 / 2.38 for
+     * the rows widened one at a time and multiplied four input rows at a time before; at 4 rows the
+     * one-row loop is faster (0.51-0.55 ms against 0.65-0.68: one group of rows does not pay for the
+     * block's copy). Only CPUs without BF16 instructions give the kernel BF16 passes of more than 4 rows.
      */
-    private static final int WIDEN_FROM_ROWS = 8;
-    /** Each worker's widened weight row. */
-    private static final ThreadLocal<float[]> WIDENED = ThreadLocal.withInitial(() -> new float[0]);
+    private static final int BF16_TILE_FROM_ROWS = 8;
+    /** Columns of {@link #fourByFourBf16}'s blocks: four weight rows and four input rows of 1024 floats are 32 KB, within L1. */
+    private static final int BF16_TILE_COLUMNS = 1024;
 
-    /** The first {@code end} BF16 values of the row at byte {@code base} as floats, in {@link #multiplyBf16}'s order: per two int vectors, p's even, p's odd, q's even, q's odd elements. */
-    private static void widen(ByteBuffer w, int base, int end, float[] into) {
+    /** Each worker's copy of the BF16 weight rows of its current block, as pairs in ints. */
+    private static final ThreadLocal<int[]> RAW = ThreadLocal.withInitial(() -> new int[0]);
+
+    /**
+     * The first {@code end} BF16 values of a row, from its pairs at {@code raw[from]} (a copy of the
+     * weight buffer's ints), as floats into {@code into} from {@code at}, in {@link #rowBf16}'s order:
+     * per two int vectors p and q, p's even, p's odd, q's even, q's odd elements.
+     */
+    private static void widen(int[] raw, int from, int end, float[] into, int at) {
         int step = S.length();
         for (int i = 0; i < end; i += 4 * step) {
-            IntVector p = IntVector.fromByteBuffer(INTS, w, base + 2 * i, LE);
-            IntVector q = IntVector.fromByteBuffer(INTS, w, base + 2 * i + 4 * step, LE);
-            even(p).intoArray(into, i);
-            odd(p).intoArray(into, i + step);
-            even(q).intoArray(into, i + 2 * step);
-            odd(q).intoArray(into, i + 3 * step);
+            IntVector p = IntVector.fromArray(INTS, raw, from + i / 2);
+            IntVector q = IntVector.fromArray(INTS, raw, from + i / 2 + step);
+            even(p).intoArray(into, at + i);
+            odd(p).intoArray(into, at + i + step);
+            even(q).intoArray(into, at + i + 2 * step);
+            odd(q).intoArray(into, at + i + 3 * step);
         }
     }
 
-    /** {@link #multiplyBf16}'s sums for four input rows at once from a row {@link #widen}ed once: the same four accumulators per row, the same order. */
-    private static void fourWidened(float[] wf, int end, float[] split, int s0, int sStride, int half, ByteBuffer w, int base, int width, float[] x, int x0,
-                                    int xStride, float[] y, int yo, int yStride) {
-        int step = S.length();
-        int s1 = s0 + sStride, s2 = s1 + sStride, s3 = s2 + sStride;
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
-        for (int i = 0; i < end; i += 4 * step) {
-            FloatVector u = FloatVector.fromArray(S, wf, i), v = FloatVector.fromArray(S, wf, i + step);
-            FloatVector g = FloatVector.fromArray(S, wf, i + 2 * step), h = FloatVector.fromArray(S, wf, i + 3 * step);
-            int e = i / 2, od = half + i / 2;
-            a0 = u.fma(FloatVector.fromArray(S, split, s0 + e), a0);
-            b0 = v.fma(FloatVector.fromArray(S, split, s0 + od), b0);
-            c0 = g.fma(FloatVector.fromArray(S, split, s0 + e + step), c0);
-            d0 = h.fma(FloatVector.fromArray(S, split, s0 + od + step), d0);
-            a1 = u.fma(FloatVector.fromArray(S, split, s1 + e), a1);
-            b1 = v.fma(FloatVector.fromArray(S, split, s1 + od), b1);
-            c1 = g.fma(FloatVector.fromArray(S, split, s1 + e + step), c1);
-            d1 = h.fma(FloatVector.fromArray(S, split, s1 + od + step), d1);
-            a2 = u.fma(FloatVector.fromArray(S, split, s2 + e), a2);
-            b2 = v.fma(FloatVector.fromArray(S, split, s2 + od), b2);
-            c2 = g.fma(FloatVector.fromArray(S, split, s2 + e + step), c2);
-            d2 = h.fma(FloatVector.fromArray(S, split, s2 + od + step), d2);
-            a3 = u.fma(FloatVector.fromArray(S, split, s3 + e), a3);
-            b3 = v.fma(FloatVector.fromArray(S, split, s3 + od), b3);
-            c3 = g.fma(FloatVector.fromArray(S, split, s3 + e + step), c3);
-            d3 = h.fma(FloatVector.fromArray(S, split, s3 + od + step), d3);
-        }
-        y[yo] = bf16Tail(a0.add(b0).add(c0.add(d0)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, x0);
-        y[yo + yStride] = bf16Tail(a1.add(b1).add(c1.add(d1)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, x0 + xStride);
-        y[yo + 2 * yStride] = bf16Tail(a2.add(b2).add(c2.add(d2)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, x0 + 2 * xStride);
-        y[yo + 3 * yStride] = bf16Tail(a3.add(b3).add(c3.add(d3)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, x0 + 3 * xStride);
-    }
 
     /** {@code s} plus the BF16 row at byte {@code base} times x from {@code xr} (read as BF16), over the elements from {@code end} to {@code width}, one at a time. */
     private static float bf16Tail(float s, ByteBuffer w, int base, int end, int width, float[] x, int xr) {
@@ -443,36 +498,37 @@ final class GemvKernel {
      * panel p from BF16 value {@code (r * panels + p) * end}. Every input is read as BF16 (its top
      * 16 bits), whichever array holds it, so a row sums the same values on every path.
      *
-     * @param pairs each two neighbouring inputs in one int, the even one in the low half (as BF16
-     *              weights lie in memory); index = value index / 2
-     * @param split for {@link #fourWidened} (from {@link #WIDEN_FROM_ROWS} rows; else null): of each
-     *              panel the even elements as floats, then the odd ones ({@code end / 2} later)
+     * @param pairs    each two neighbouring inputs in one int, the even one in the low half (as BF16
+     *                 weights lie in memory); index = value index / 2
+     * @param widened  for {@link #fourByFourBf16} (from {@link #BF16_TILE_FROM_ROWS} rows; else
+     *                 null): the inputs as floats in {@link #widen}'s order
      */
-    record Bf16Inputs(int[] pairs, float[] split) {
+    record Bf16Inputs(int[] pairs, float[] widened) {
         private static final ThreadLocal<int[]> PAIRS = ThreadLocal.withInitial(() -> new int[0]);
-        private static final ThreadLocal<float[]> SPLIT = ThreadLocal.withInitial(() -> new float[0]);
+        private static final ThreadLocal<float[]> WIDENED = ThreadLocal.withInitial(() -> new float[0]);
 
         /** x [rows, in] for a matrix of panels of {@code width}, in the calling thread's scratch arrays (valid until its next product). */
         static Bf16Inputs of(float[] x, int rows, int in, int width) {
-            int panels = in / width, end = bf16Length(width), half = end / 2;
-            int[] pairs = PAIRS.get();
-            if (pairs.length < rows * panels * half) PAIRS.set(pairs = new int[rows * panels * half]);
-            float[] split = null;
-            if (rows >= WIDEN_FROM_ROWS) split = Gemv.scratch(SPLIT, rows * panels * end);
+            int panels = in / width, end = bf16Length(width), step = S.length();
+            int[] pairs = Gemv.intScratch(PAIRS, rows * panels * end / 2);
+            float[] widened = rows >= BF16_TILE_FROM_ROWS ? Gemv.scratch(WIDENED, rows * panels * end) : null;
             for (int r = 0; r < rows; r++) {
                 for (int p = 0; p < panels; p++) {
                     int to = (r * panels + p) * end, from = r * in + p * width;
-                    for (int m = 0; m < half; m++) {
+                    for (int m = 0; m < end / 2; m++) {
                         int lo = Float.floatToRawIntBits(x[from + 2 * m]) >>> 16, hi = Float.floatToRawIntBits(x[from + 2 * m + 1]) & 0xffff0000;
                         pairs[to / 2 + m] = hi | lo;
-                        if (split != null) {
-                            split[to + m] = Float.intBitsToFloat(lo << 16);
-                            split[to + half + m] = Float.intBitsToFloat(hi);
+                        if (widened != null) {
+                            // pair m is lane m % step of int vector m / step: of a chunk of two such vectors, p's then q's
+                            int chunk = m / (2 * step), v = m / step % 2, lane = m % step;
+                            int at = to + chunk * 4 * step + v * 2 * step + lane;
+                            widened[at] = Float.intBitsToFloat(lo << 16);
+                            widened[at + step] = Float.intBitsToFloat(hi);
                         }
                     }
                 }
             }
-            return new Bf16Inputs(pairs, split);
+            return new Bf16Inputs(pairs, widened);
         }
     }
 }
