@@ -328,7 +328,8 @@ final class GemvKernel {
      * rounded them), packed two to an int the same way ({@link Bf16Inputs}), so no lane crosses
      * another and a row of inputs takes half the bytes of floats: 4864 inputs (a down projection's)
      * are 9.7 KB, which stay in L1 while the weights stream past, where 19 KB of floats did not
-     * (896 x 4864 on both threads: 26.8-28.8 GB/s against 19.8-21.7, level with 4864 x 896). Two
+     * (the loop alone over 896 x 4864 on both threads: 26.8-28.8 GB/s against 19.8-21.7, level with
+     * 4864 x 896; one thread over matrices in L2, 28-29 against 25). Two
      * vectors of pairs a step, into four accumulators: with two, the chains of fused multiply-adds
      * bound the loop below what memory delivers (a quarter more on one core, measured). Sums in
      * float32.
@@ -468,7 +469,6 @@ final class GemvKernel {
             odd(q).intoArray(into, at + i + 3 * step);
         }
     }
-
 
     /** {@code s} plus the BF16 row at byte {@code base} times x from {@code xr} (read as BF16), over the elements from {@code end} to {@code width}, one at a time. */
     private static float bf16Tail(float s, ByteBuffer w, int base, int end, int width, float[] x, int xr) {
