@@ -132,20 +132,20 @@ final class AttentionKernel {
         return s <= query && keyValid[s] && (window <= 0 || s > query - window);
     }
 
-    /** x[o .. o + n) = softmax of those values: max subtracted, exp (on the vector unit), divided by their sum. */
+    /** x[o .. o + n) = softmax of those values: max subtracted, exp ({@link VectorExp}, on the vector unit), divided by their sum. */
     private static void softmax(float[] x, int o, int n) {
         float max = Float.NEGATIVE_INFINITY;
         for (int s = 0; s < n; s++) max = Math.max(max, x[o + s]);
         int step = S.length(), s = 0;
         FloatVector sums = FloatVector.zero(S);
         for (; s + step <= n; s += step) {
-            FloatVector e = FloatVector.fromArray(S, x, o + s).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorExp.exp(FloatVector.fromArray(S, x, o + s).sub(max));
             e.intoArray(x, o + s);
             sums = sums.add(e);
         }
         float sum = sums.reduceLanes(VectorOperators.ADD);
         for (; s < n; s++) {
-            x[o + s] = (float) Math.exp(x[o + s] - max);
+            x[o + s] = VectorExp.exp(x[o + s] - max);
             sum += x[o + s];
         }
         for (s = 0; s < n; s++) x[o + s] /= sum;
