@@ -34,14 +34,20 @@ final class VectorExp {
 
     /** e^x for every lane of x. */
     static FloatVector exp(FloatVector x) {
-        FloatVector n = x.mul(LOG2E).add(ROUNDER).sub(ROUNDER);
-        FloatVector r = n.fma(FloatVector.broadcast(x.species(), -LN2_HI), x);
-        r = n.fma(FloatVector.broadcast(x.species(), -LN2_LO), r);
-        FloatVector p = FloatVector.broadcast(x.species(), POLY[0]);
-        for (int k = 1; k < POLY.length; k++) p = p.fma(r, FloatVector.broadcast(x.species(), POLY[k]));
+        var species = x.species();
+        // t's bits hold n + 0x4B400000 (1.5 x 2^23 puts n in the low mantissa bits): n and 2^n without a conversion
+        FloatVector t = x.mul(LOG2E).add(ROUNDER);
+        FloatVector n = t.sub(ROUNDER);
+        FloatVector r = n.fma(FloatVector.broadcast(species, -LN2_HI), x);
+        r = n.fma(FloatVector.broadcast(species, -LN2_LO), r);
+        FloatVector p = r.fma(FloatVector.broadcast(species, POLY[0]), FloatVector.broadcast(species, POLY[1]));
+        p = p.fma(r, FloatVector.broadcast(species, POLY[2]));
+        p = p.fma(r, FloatVector.broadcast(species, POLY[3]));
+        p = p.fma(r, FloatVector.broadcast(species, POLY[4]));
+        p = p.fma(r, FloatVector.broadcast(species, POLY[5]));
         FloatVector er = p.mul(r.mul(r)).add(r).add(1f);
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
-        FloatVector result = er.mul(bits.reinterpretAsFloats());
+        FloatVector scale = ((IntVector) t.reinterpretAsInts()).sub(0x4B400000 - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector result = er.mul(scale);
         result = result.blend(0f, x.lt(LOWEST));
         return result.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, HIGHEST));
     }
@@ -50,12 +56,13 @@ final class VectorExp {
     static float exp(float x) {
         if (x < LOWEST) return 0f;
         if (x > HIGHEST) return Float.POSITIVE_INFINITY;
-        float n = x * LOG2E + ROUNDER - ROUNDER;
+        float t = x * LOG2E + ROUNDER;
+        float n = t - ROUNDER;
         float r = Math.fma(n, -LN2_HI, x);
         r = Math.fma(n, -LN2_LO, r);
-        float p = POLY[0];
-        for (int k = 1; k < POLY.length; k++) p = Math.fma(p, r, POLY[k]);
+        float p = Math.fma(r, POLY[0], POLY[1]);
+        for (int k = 2; k < POLY.length; k++) p = Math.fma(p, r, POLY[k]);
         float er = p * (r * r) + r + 1f;
-        return er * Float.intBitsToFloat(((int) n + 127) << 23);
+        return er * Float.intBitsToFloat((Float.floatToRawIntBits(t) - (0x4B400000 - 127)) << 23);
     }
 }
