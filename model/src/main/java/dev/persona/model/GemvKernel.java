@@ -509,7 +509,7 @@ final class GemvKernel {
 
         /** x [rows, in] for a matrix of panels of {@code width}, in the calling thread's scratch arrays (valid until its next product). */
         static Bf16Inputs of(float[] x, int rows, int in, int width) {
-            int panels = in / width, end = bf16Length(width), step = S.length();
+            int panels = in / width, end = bf16Length(width);
             int[] pairs = Gemv.intScratch(PAIRS, rows * panels * end / 2);
             float[] widened = rows >= BF16_TILE_FROM_ROWS ? Gemv.scratch(WIDENED, rows * panels * end) : null;
             for (int r = 0; r < rows; r++) {
@@ -518,14 +518,9 @@ final class GemvKernel {
                     for (int m = 0; m < end / 2; m++) {
                         int lo = Float.floatToRawIntBits(x[from + 2 * m]) >>> 16, hi = Float.floatToRawIntBits(x[from + 2 * m + 1]) & 0xffff0000;
                         pairs[to / 2 + m] = hi | lo;
-                        if (widened != null) {
-                            // pair m is lane m % step of int vector m / step: of a chunk of two such vectors, p's then q's
-                            int chunk = m / (2 * step), v = m / step % 2, lane = m % step;
-                            int at = to + chunk * 4 * step + v * 2 * step + lane;
-                            widened[at] = Float.intBitsToFloat(lo << 16);
-                            widened[at + step] = Float.intBitsToFloat(hi);
-                        }
                     }
+                    // the inputs widened from their pairs as the weights are: the same order, the same values
+                    if (widened != null) widen(pairs, to / 2, end, widened, to);
                 }
             }
             return new Bf16Inputs(pairs, widened);

@@ -1,7 +1,6 @@
 package dev.persona.model;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -46,7 +45,7 @@ final class VectorExp {
         p = p.fma(r, FloatVector.broadcast(species, POLY[4]));
         p = p.fma(r, FloatVector.broadcast(species, POLY[5]));
         FloatVector er = p.mul(r.mul(r)).add(r).add(1f);
-        FloatVector scale = ((IntVector) t.reinterpretAsInts()).sub(0x4B400000 - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector scale = t.reinterpretAsInts().sub(0x4B400000 - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         FloatVector result = er.mul(scale);
         result = result.blend(0f, x.lt(LOWEST));
         return result.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, HIGHEST));
