@@ -25,7 +25,7 @@ final class GemvKernel {
     private static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, S.vectorShape());
 
     /**
-     * From this many input rows on, float32 outputs go four at a time ({@link #fourByFour}): fewer
+     * From this many input rows on, float32 outputs go four at a time ({@link #fourByFourColumns}): fewer
      * loads per multiply-add. Below it they go one at a time: at 4 rows two interleaved weight
      * streams read memory at half the rate one does (4864 x 896: 1.0 ms against 0.52-0.74).
      */
@@ -36,6 +36,17 @@ final class GemvKernel {
      * (4864 x 896 at 32 rows, two-by-four tiles: 3.05-3.16 ms against 3.38-3.45 a pair at a time).
      */
     private static final int TILE_OUTPUTS = 8;
+    /** Columns of the float32 tiles' blocks: a block's 8 weight rows (32 KB) and a group's four input rows (16 KB) fit L1 together. */
+    private static final int TILE_COLUMNS = 1024;
+    /**
+     * The outputs a tile's block takes for a product of {@code rows} input rows (float32 or BF16):
+     * {@link #TILE_OUTPUTS} from 8 rows, where both kernels tile, else 1. The pool's steps are at
+     * least this many outputs, so that no step is too small for a block.
+     */
+    static int blockOutputs(int rows) {
+        return rows >= Math.min(TILE_FROM_ROWS, BF16_TILE_FROM_ROWS) ? TILE_OUTPUTS : 1;
+    }
+
     /** Each worker's copy of the weight rows of its current block. */
     private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[0]);
 
@@ -55,25 +66,40 @@ final class GemvKernel {
                          int o0, int o1) {
         // output by output, so that a weight row is read from memory once and from L1 for the other input rows
         int o = o0;
-        if (rows >= TILE_FROM_ROWS) {
+        int end = pairedLength(width);
+        if (rows >= TILE_FROM_ROWS && end > 0) {
             // blocks of TILE_OUTPUTS weight rows, copied into a Java array (vector loads from an
             // array cost less than from a direct buffer: 16 rows 2.9 ms against 3.8 a matrix on one
             // core) and read there by every group of four input rows, four outputs at a time
-            float[] block = Gemv.scratch(BLOCK, TILE_OUTPUTS * width);
-            float[] sums = SUMS.get();
+            float[] block = AlignedArrays.scratch(BLOCK, TILE_OUTPUTS * width);
+            int b0 = AlignedArrays.PAD;
+            int groups = rows / 4, tiles = TILE_OUTPUTS / 4;
+            float[] sums = Gemv.scratch(SUMS, groups * tiles * TILE_SUMS);
             FloatBuffer floats = w.asFloatBuffer();
             for (; o + 4 <= o1; ) {
                 // whole tiles of four outputs; the 1-3 a step may end with go one at a time below
                 int e = Math.min(o1, o + TILE_OUTPUTS);
                 e -= (e - o) % 4;
-                floats.get((o - first) * width, block, 0, (e - o) * width);
-                int r = 0;
-                for (; r + 4 <= rows; r += 4) {
-                    for (int k = o; k < e; k += 4) {
-                        fourByFour(block, (k - o) * width, width, x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride, sums);
+                floats.get((o - first) * width, block, b0, (e - o) * width);
+                // columns a block at a time, every tile of the block over them before the next: the
+                // block's columns stay in L1 while each group of input rows passes (a 4864-wide block
+                // is 155 KB: its rows came from L2 for every group), each tile's accumulators resumed
+                for (int c = 0; c < end; c += TILE_COLUMNS) {
+                    int to = Math.min(end, c + TILE_COLUMNS);
+                    for (int g = 0; g < groups; g++) {
+                        for (int k = o; k < e; k += 4) {
+                            fourByFourColumns(block, b0 + (k - o) * width, width, x, xOffset + 4 * g * xStride, xStride, c, to, sums,
+                                    (g * tiles + (k - o) / 4) * TILE_SUMS);
+                        }
                     }
                 }
-                for (; r < rows; r++) {
+                for (int g = 0; g < groups; g++) {
+                    for (int k = o; k < e; k += 4) {
+                        fourByFourSums(block, b0 + (k - o) * width, width, x, xOffset + 4 * g * xStride, xStride, y, 4 * g * yStride + k, yStride, sums,
+                                (g * tiles + (k - o) / 4) * TILE_SUMS);
+                    }
+                }
+                for (int r = 4 * groups; r < rows; r++) {
                     for (int k = o; k < e; k++) y[r * yStride + k] = row(w, (k - first) * width * 4, width, x, xOffset + r * xStride);
                 }
                 o = e;
@@ -87,28 +113,41 @@ final class GemvKernel {
         }
     }
 
-    /** Each worker's accumulators of {@link #fourByFour} (16 per pass, two passes) or {@link #fourByFourBf16} (four passes). */
+    /** Each worker's accumulators of {@link #fourByFourColumns} ({@link #TILE_SUMS} per tile) or {@link #fourByFourBf16} (four passes). */
     private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[64 * S.length()]);
+    /** Floats of one float32 tile's accumulators: 16 per pass, two passes. */
+    private static final int TILE_SUMS = 32 * S.length();
 
     /**
-     * {@link #four} for four neighbouring weight rows (float32, from {@code w[base]}) at once, into
-     * y[yo + j + k * yStride] for output j and row k: the same sums in the same order; {@code sums}
-     * holds {@link #SUMS}' 32 vectors (the caller's, fetched once per product). The even
-     * chunks' accumulators and the odd chunks' are independent chains, so they run as two passes
-     * over the rows of 16 accumulators each (one pass holding both would need 32 vector registers):
-     * 8 vector loads per 16 multiply-adds, against 12 in the two-by-four tile it replaced. 4864 x 896, both
-     * threads: 16 rows 1.19-1.24 ms against 1.55, 64 rows 3.48 against 3.97-4.14 (docs/BENCHMARKS.md).
+     * {@link #four} for four neighbouring weight rows (float32, from {@code w[base]}) by four input
+     * rows at once, over columns [from, to) (whole pairs of vectors): the same sums in the same
+     * order, kept in {@code sums} from {@code at} ({@link #TILE_SUMS} floats) between column blocks
+     * and resumed from there after the first ({@code from > 0}). The even chunks' accumulators and the
+     * odd chunks' are independent chains, so they run as two passes over the columns of 16
+     * accumulators each (one pass holding both would need 32 vector registers): 8 vector loads per
+     * 16 multiply-adds, against 12 in the two-by-four tile it replaced. {@link #fourByFourSums} ends
+     * each tile.
      */
-    private static void fourByFour(float[] w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride, float[] sums) {
+    private static void fourByFourColumns(float[] w, int base, int width, float[] x, int x0, int xStride, int from, int to,
+                                          float[] sums, int at) {
+        int step = S.length();
+        fourByFourPass(w, base, width, x, x0, xStride, from, to, from > 0, sums, at);
+        fourByFourPass(w, base, width, x, x0, xStride, from + step, to, from > 0, sums, at + 16 * step);
+    }
+
+    /**
+     * A tile's outputs from its accumulators ({@link #fourByFourColumns} over all paired columns)
+     * and the columns after them, one at a time: y[yo + j + k * yStride] for weight row j and input row k.
+     */
+    private static void fourByFourSums(float[] w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride,
+                                       float[] sums, int at) {
         int step = S.length();
         int end = pairedLength(width);
-        fourByFourPass(w, base, width, x, x0, xStride, 0, 2 * step, end, false, sums, 0);
-        fourByFourPass(w, base, width, x, x0, xStride, step, 2 * step, end, false, sums, 16 * step);
         for (int k = 0; k < 4; k++) {
             int xr = x0 + k * xStride;
             for (int j = 0; j < 4; j++) {
-                int at = (4 * j + k) * step;
-                float s = FloatVector.fromArray(S, sums, at).add(FloatVector.fromArray(S, sums, 16 * step + at)).reduceLanes(VectorOperators.ADD);
+                int a = at + (4 * j + k) * step;
+                float s = FloatVector.fromArray(S, sums, a).add(FloatVector.fromArray(S, sums, 16 * step + a)).reduceLanes(VectorOperators.ADD);
                 int wr = base + j * width;
                 for (int i = end; i < width; i++) s += w[wr + i] * x[xr + i];
                 y[yo + j + k * yStride] = s;
@@ -117,13 +156,15 @@ final class GemvKernel {
     }
 
     /**
-     * One of {@link #fourByFour}'s (or {@link #fourByFourBf16}'s) passes: the chunks at {@code start},
-     * {@code start + stride}, ... before {@code end}, of four weight rows ({@code width} apart) by four
+     * One of {@link #fourByFourColumns}' (or {@link #fourByFourBf16}'s) passes: the chunks at {@code start},
+     * {@code start + 2 lanes}, ... before {@code end}, of four weight rows ({@code width} apart) by four
      * input rows, each (weight row j, input row k) accumulator stored at {@code into[at + (4j + k) * lanes]};
      * {@code resume}: the accumulators start from what {@code into} holds there (a pass over earlier
-     * columns), else from zero.
+     * columns), else from zero. The stride is a constant, not a parameter: only then is the loop a
+     * counted loop whose array bounds checks the JIT hoists out of it (with a stride parameter every
+     * load kept its check: 4864 x 896 at 16 rows in L2, one thread, 52 GFLOP/s against 73).
      */
-    private static void fourByFourPass(float[] w, int base, int width, float[] x, int x0, int xStride, int start, int stride, int end, boolean resume,
+    private static void fourByFourPass(float[] w, int base, int width, float[] x, int x0, int xStride, int start, int end, boolean resume,
                                        float[] into, int at) {
         int step = S.length();
         int w1 = base + width, w2 = w1 + width, w3 = w2 + width;
@@ -149,7 +190,7 @@ final class GemvKernel {
             d2 = FloatVector.fromArray(S, into, at + 14 * n);
             d3 = FloatVector.fromArray(S, into, at + 15 * n);
         }
-        for (int i = start; i < end; i += stride) {
+        for (int i = start; i < end; i += 2 * step) {
             FloatVector u = FloatVector.fromArray(S, w, base + i), v = FloatVector.fromArray(S, w, w1 + i);
             FloatVector p = FloatVector.fromArray(S, w, w2 + i), q = FloatVector.fromArray(S, w, w3 + i);
             FloatVector e = FloatVector.fromArray(S, x, x0 + i);
@@ -346,7 +387,8 @@ final class GemvKernel {
         if (rows >= BF16_TILE_FROM_ROWS && width % 2 == 0 && end > 0) {
             // blocks of TILE_OUTPUTS weight rows widened once into a Java array, read there by every
             // group of four input rows four outputs at a time, as the float32 tile reads its copies
-            float[] block = Gemv.scratch(BLOCK, TILE_OUTPUTS * end);
+            float[] block = AlignedArrays.scratch(BLOCK, TILE_OUTPUTS * end);
+            int b0 = AlignedArrays.PAD;
             float[] sums = SUMS.get();
             float[] widenedX = in.widened();
             for (; o + 4 <= o1; ) {
@@ -356,23 +398,23 @@ final class GemvKernel {
                 // vector loads from the buffer (8 / 16 rows of 4864 x 896: 0.91-0.95 / 1.40-1.47 ms against 1.03-1.19 / 1.50-1.86)
                 int[] raw = Gemv.intScratch(RAW, (e - o) * width / 2);
                 w.asIntBuffer().get((o - first) * width / 2, raw, 0, (e - o) * width / 2);
-                for (int k = o; k < e; k++) widen(raw, (k - o) * width / 2, end, block, (k - o) * end);
+                for (int k = o; k < e; k++) widen(raw, (k - o) * width / 2, end, block, b0 + (k - o) * end);
                 int r = 0;
                 for (; r + 4 <= rows; r += 4) {
                     for (int k = o; k < e; k += 4) {
-                        fourByFourBf16(block, (k - o) * end, end, widenedX, inputOffset + r * inputStride, inputStride, w, (k - first) * width * 2, width,
+                        fourByFourBf16(block, b0 + (k - o) * end, end, widenedX, Bf16Inputs.WIDENED_FIRST + inputOffset + r * inputStride, inputStride, w, (k - first) * width * 2, width,
                                 x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride, sums);
                     }
                 }
                 for (; r < rows; r++) {
-                    for (int k = o; k < e; k++) y[r * yStride + k] = rowBf16(w, (k - first) * width * 2, width, in.pairs(), inputOffset + r * inputStride, x, xOffset + r * xStride);
+                    for (int k = o; k < e; k++) y[r * yStride + k] = rowBf16(w, (k - first) * width * 2, width, in.pairs(), Bf16Inputs.PAIRS_FIRST + inputOffset + r * inputStride, x, xOffset + r * xStride);
                 }
                 o = e;
             }
         }
         for (; o < o1; o++) {
             int base = (o - first) * width * 2;
-            for (int r = 0; r < rows; r++) y[r * yStride + o] = rowBf16(w, base, width, in.pairs(), inputOffset + r * inputStride, x, xOffset + r * xStride);
+            for (int r = 0; r < rows; r++) y[r * yStride + o] = rowBf16(w, base, width, in.pairs(), Bf16Inputs.PAIRS_FIRST + inputOffset + r * inputStride, x, xOffset + r * xStride);
         }
     }
 
@@ -401,8 +443,8 @@ final class GemvKernel {
      * {@link #rowBf16} for four weight rows by four input rows at once, from weight rows {@link
      * #widen}ed into {@code wf} (from {@code wBase}, {@code wStride} apart) and inputs in the same
      * order ({@link Bf16Inputs#widened}, row k from {@code xw0 + k * xwStride}), into y[yo + j + k *
-     * yStride]: {@link #rowBf16}'s four accumulators are four passes of {@link #fourByFourPass} (chunks
-     * {@code 4 * lanes} apart), added as it adds them, so every sum is the same bit for bit.
+     * yStride]: {@link #rowBf16}'s four accumulators are four passes of {@link #fourByFourPass} (every
+     * other vector of one half of {@link #widen}'s rows), added as it adds them, so every sum is the same bit for bit.
      * {@code w} and {@code base} locate the first weight row in memory for the tail.
      */
     private static void fourByFourBf16(float[] wf, int wBase, int wStride, float[] xw, int xw0, int xwStride, ByteBuffer w, int base, int width,
@@ -410,11 +452,14 @@ final class GemvKernel {
         int step = S.length();
         int end = bf16Length(width);
         // columns a block at a time, each block's four passes before the next: four weight rows and four
-        // input rows of a block stay in L1 through its passes (a 4864-wide row's four passes streamed from L2)
+        // input rows of a block stay in L1 through its passes (a 4864-wide row's four passes streamed from L2);
+        // accumulators a and b are the chunks of the rows' first halves (widen's order), c and d of the second
+        int half = end / 2;
         for (int c = 0; c < end; c += BF16_TILE_COLUMNS) {
-            int to = Math.min(end, c + BF16_TILE_COLUMNS);
+            int from = c / 2, to = Math.min(end, c + BF16_TILE_COLUMNS) / 2;
             for (int pass = 0; pass < 4; pass++) {
-                fourByFourPass(wf, wBase, wStride, xw, xw0, xwStride, c + pass * step, 4 * step, to, c > 0, sums, pass * 16 * step);
+                fourByFourPass(wf, wBase + pass / 2 * half, wStride, xw, xw0 + pass / 2 * half, xwStride, from + pass % 2 * step, to, c > 0, sums,
+                        pass * 16 * step);
             }
         }
         for (int k = 0; k < 4; k++) {
@@ -455,18 +500,22 @@ final class GemvKernel {
 
     /**
      * The first {@code end} BF16 values of a row, from its pairs at {@code raw[from]} (a copy of the
-     * weight buffer's ints), as floats into {@code into} from {@code at}, in {@link #rowBf16}'s order:
-     * per two int vectors p and q, p's even, p's odd, q's even, q's odd elements.
+     * weight buffer's ints), as floats into {@code into} from {@code at}, laid out for {@link
+     * #fourByFourPass}'s constant stride of two vectors: per two int vectors p and q (values i to i +
+     * 4 lanes), p's even and odd elements at {@code at + i / 2} in the row's first half, q's even and
+     * odd elements at {@code at + end / 2 + i / 2} in its second half — so each of {@link #rowBf16}'s
+     * four accumulators is every other vector of one half.
      */
     private static void widen(int[] raw, int from, int end, float[] into, int at) {
         int step = S.length();
+        int second = at + end / 2;
         for (int i = 0; i < end; i += 4 * step) {
             IntVector p = IntVector.fromArray(INTS, raw, from + i / 2);
             IntVector q = IntVector.fromArray(INTS, raw, from + i / 2 + step);
-            even(p).intoArray(into, at + i);
-            odd(p).intoArray(into, at + i + step);
-            even(q).intoArray(into, at + i + 2 * step);
-            odd(q).intoArray(into, at + i + 3 * step);
+            even(p).intoArray(into, at + i / 2);
+            odd(p).intoArray(into, at + i / 2 + step);
+            even(q).intoArray(into, second + i / 2);
+            odd(q).intoArray(into, second + i / 2 + step);
         }
     }
 
@@ -495,7 +544,8 @@ final class GemvKernel {
      * The inputs of one BF16 product as {@link #multiplyBf16} reads them, made once per product (the
      * pool's threads share them): each row's columns panel by panel ({@code in / width} panels of
      * {@code width}), of each panel its first {@link #bf16Length} elements ({@code end}); row r's
-     * panel p from BF16 value {@code (r * panels + p) * end}. Every input is read as BF16 (its top
+     * panel p from BF16 value {@code (r * panels + p) * end} after {@link #PAIRS_FIRST} (pairs) or
+     * {@link #WIDENED_FIRST} (widened), so that each row of a 64-byte multiple starts a cache line. Every input is read as BF16 (its top
      * 16 bits), whichever array holds it, so a row sums the same values on every path.
      *
      * @param pairs    each two neighbouring inputs in one int, the even one in the low half (as BF16
@@ -506,21 +556,25 @@ final class GemvKernel {
     record Bf16Inputs(int[] pairs, float[] widened) {
         private static final ThreadLocal<int[]> PAIRS = ThreadLocal.withInitial(() -> new int[0]);
         private static final ThreadLocal<float[]> WIDENED = ThreadLocal.withInitial(() -> new float[0]);
+        /** The BF16 value of {@link #pairs} where row 0's panel 0 starts: 64-byte aligned ({@link AlignedArrays}). */
+        static final int PAIRS_FIRST = 2 * AlignedArrays.PAD;
+        /** The element of {@link #widened} where row 0's panel 0 starts: 64-byte aligned. */
+        static final int WIDENED_FIRST = AlignedArrays.PAD;
 
         /** x [rows, in] for a matrix of panels of {@code width}, in the calling thread's scratch arrays (valid until its next product). */
         static Bf16Inputs of(float[] x, int rows, int in, int width) {
             int panels = in / width, end = bf16Length(width);
-            int[] pairs = Gemv.intScratch(PAIRS, rows * panels * end / 2);
-            float[] widened = rows >= BF16_TILE_FROM_ROWS ? Gemv.scratch(WIDENED, rows * panels * end) : null;
+            int[] pairs = AlignedArrays.intScratch(PAIRS, rows * panels * end / 2);
+            float[] widened = rows >= BF16_TILE_FROM_ROWS ? AlignedArrays.scratch(WIDENED, rows * panels * end) : null;
             for (int r = 0; r < rows; r++) {
                 for (int p = 0; p < panels; p++) {
                     int to = (r * panels + p) * end, from = r * in + p * width;
                     for (int m = 0; m < end / 2; m++) {
                         int lo = Float.floatToRawIntBits(x[from + 2 * m]) >>> 16, hi = Float.floatToRawIntBits(x[from + 2 * m + 1]) & 0xffff0000;
-                        pairs[to / 2 + m] = hi | lo;
+                        pairs[PAIRS_FIRST / 2 + to / 2 + m] = hi | lo;
                     }
                     // the inputs widened from their pairs as the weights are: the same order, the same values
-                    if (widened != null) widen(pairs, to / 2, end, widened, to);
+                    if (widened != null) widen(pairs, PAIRS_FIRST / 2 + to / 2, end, widened, WIDENED_FIRST + to);
                 }
             }
             return new Bf16Inputs(pairs, widened);
