@@ -379,8 +379,8 @@ final class Gemv {
         // small products are not worth a hand-off
         int step = (int) Math.max(1, Pool.STEP_BYTES / ((long) width * (bf16 ? 2 : 4)));
         // from 8 rows the tiles take blocks of outputs: a step of fewer never reached them (a 4864-wide
-        // float32 row is 19 KB, three to a step: down projections went one output at a time, 2.4-2.6 ms
-        // at 16 rows against 1.2 for the transposed shape)
+        // float32 row is 19 KB, three to a step: an unpanelled 896 x 4864 matrix went one output at a
+        // time, 2.35-2.73 ms at 16 rows against 1.22-1.54 now; a model's 1216-wide panels were not affected)
         step = Math.max(step, GemvKernel.blockOutputs(rows));
         // batches multiply four outputs at a time: steps of whole fours leave no outputs for the slower one-at-a-time loop
         if (step >= 4) step -= step % 4;
