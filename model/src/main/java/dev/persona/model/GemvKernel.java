@@ -381,6 +381,8 @@ final class GemvKernel {
     static void multiplyBf16(ByteBuffer w, int first, int width, float[] x, int xOffset, int xStride, Bf16Inputs in, int inputOffset,
                              int inputStride, int rows, float[] y, int yStride, int o0, int o1) {
         int end = bf16Length(width);
+        // where row 0 of this panel starts in the inputs' aligned arrays (BF16 values)
+        int pairsAt = Bf16Inputs.PAIRS_FIRST + inputOffset, widenedAt = Bf16Inputs.WIDENED_FIRST + inputOffset;
         int o = o0;
         // (rows of an odd width do not start on an int, and rows narrower than one step have nothing to
         // widen: both stay on the one-row loop)
@@ -402,19 +404,19 @@ final class GemvKernel {
                 int r = 0;
                 for (; r + 4 <= rows; r += 4) {
                     for (int k = o; k < e; k += 4) {
-                        fourByFourBf16(block, b0 + (k - o) * end, end, widenedX, Bf16Inputs.WIDENED_FIRST + inputOffset + r * inputStride, inputStride, w, (k - first) * width * 2, width,
+                        fourByFourBf16(block, b0 + (k - o) * end, end, widenedX, widenedAt + r * inputStride, inputStride, w, (k - first) * width * 2, width,
                                 x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride, sums);
                     }
                 }
                 for (; r < rows; r++) {
-                    for (int k = o; k < e; k++) y[r * yStride + k] = rowBf16(w, (k - first) * width * 2, width, in.pairs(), Bf16Inputs.PAIRS_FIRST + inputOffset + r * inputStride, x, xOffset + r * xStride);
+                    for (int k = o; k < e; k++) y[r * yStride + k] = rowBf16(w, (k - first) * width * 2, width, in.pairs(), pairsAt + r * inputStride, x, xOffset + r * xStride);
                 }
                 o = e;
             }
         }
         for (; o < o1; o++) {
             int base = (o - first) * width * 2;
-            for (int r = 0; r < rows; r++) y[r * yStride + o] = rowBf16(w, base, width, in.pairs(), Bf16Inputs.PAIRS_FIRST + inputOffset + r * inputStride, x, xOffset + r * xStride);
+            for (int r = 0; r < rows; r++) y[r * yStride + o] = rowBf16(w, base, width, in.pairs(), pairsAt + r * inputStride, x, xOffset + r * xStride);
         }
     }
 
