@@ -388,8 +388,7 @@ final class Gemv {
         // PAD + (p * rows + r) * width): every row of a 64-byte multiple starts a cache line, where a
         // caller's array split every input load in two (batch 4: 67.9-69.2 tok/s against 47.5-48.5)
         float[] xs = bf16 ? x : alignedInputs(x, rows);
-        int panelOffset = bf16 ? width : rows * width, rowStride = bf16 ? in : width, first = bf16 ? 0 : AlignedArrays.PAD;
-        POOL.run((from, to) -> part(xs, first, panelOffset, rowStride, packed, rows, into, stride, from, to), stride, step, (long) out * in < 65536);
+        POOL.run((from, to) -> part(xs, packed, rows, into, stride, from, to), stride, step, (long) out * in < 65536);
         if (panels == 1) return;
         for (int r = 0; r < rows; r++) {
             for (int o = 0; o < out; o++) {
@@ -469,11 +468,11 @@ final class Gemv {
 
     /**
      * Outputs [v0, v1) of every row on the calling thread, indexed panel by panel (panel p's output
-     * o at p * out + o), into y [rows, yStride]; float32 inputs of panel p, row r from x[first + p *
-     * panelOffset + r * rowStride] (BF16 inputs from {@code packed}).
+     * o at p * out + o), into y [rows, yStride]. Float32 inputs come laid out by {@link
+     * #alignedInputs} (panel p, row r from PAD + (p * rows + r) * width); BF16 inputs from {@code
+     * packed}, their tails from x [rows, in] as given.
      */
-    private void part(float[] x, int first, int panelOffset, int rowStride, GemvKernel.Bf16Inputs packed, int rows, float[] y, int yStride,
-                      int v0, int v1) {
+    private void part(float[] x, GemvKernel.Bf16Inputs packed, int rows, float[] y, int yStride, int v0, int v1) {
         int panels = in / width, end = bf16 ? GemvKernel.bf16Length(width) : 0;
         for (Chunk c : chunks) {
             int start = c.panel * out + c.first;
@@ -482,7 +481,7 @@ final class Gemv {
             if (bf16) {
                 GemvKernel.multiplyBf16(c.data, start, width, x, c.panel * width, in, packed, c.panel * end, panels * end, rows, y, yStride, lo, hi);
             } else {
-                GemvKernel.multiply(c.data, start, width, x, first + c.panel * panelOffset, rowStride, rows, y, yStride, lo, hi);
+                GemvKernel.multiply(c.data, start, width, x, AlignedArrays.PAD + c.panel * rows * width, width, rows, y, yStride, lo, hi);
             }
         }
     }
