@@ -1,7 +1,6 @@
 package dev.persona.model;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -23,7 +22,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class AttentionKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     private AttentionKernel() { }
 
@@ -89,6 +87,15 @@ final class AttentionKernel {
     /** Per thread: scores [group, span] of one unit. */
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
 
+    /**
+     * Per thread: one key/value head's keys or values over a unit's span, [span, headDim], copied
+     * out of the cache: every vector load from a direct buffer re-checks the buffer (about a dozen
+     * instructions, docs/BENCHMARKS.md session 18), and a unit reads each key and value once per
+     * query head of its group, so loads from an array cost less than the copy.
+     */
+    private static final ThreadLocal<float[]> KEYS = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> VALUES = ThreadLocal.withInitial(() -> new float[0]);
+
     /** Attention of query row (i, j) over key/value head g, for the query heads of g's group. */
     private static void unit(float[] q, int i, int j, int g, int pos, int heads, int kvHeads, int headDim, ByteBuffer keys, ByteBuffer values,
                              int capacity, int slot, boolean[] keyValid, int window, float scale, float softcap, float[] scores, float[] out) {
@@ -97,12 +104,13 @@ final class AttentionKernel {
         for (int s = 0; s < span; s++) {
             if (visible(s, query, keyValid, window)) seen++;
         }
-        long head = ((long) i * kvHeads + g) * capacity;
+        int head = (int) (((long) i * kvHeads + g) * capacity * headDim), n = span * headDim;
         int q0 = ((i * pos + j) * heads + g * group) * headDim;
+        float[] k = Gemv.scratch(KEYS, n);
+        keys.asFloatBuffer().get(head, k, 0, n);
         for (int s = 0; s < span; s++) {
             // a query that sees no key (a padding position) gets libtorch's uniform average over every slot
             boolean hidden = seen > 0 && !visible(s, query, keyValid, window);
-            int key = (int) (4 * (head + s) * headDim);
             for (int h = 0; h < group; h++) {
                 float score;
                 if (hidden) {
@@ -111,20 +119,57 @@ final class AttentionKernel {
                 } else if (seen == 0) {
                     score = 0f;
                 } else {
-                    score = dot(q, q0 + h * headDim, keys, key, headDim) * scale;
+                    score = dot(q, q0 + h * headDim, k, s * headDim, headDim) * scale;
                     if (softcap > 0) score = (float) Math.tanh(score / softcap) * softcap;
                 }
                 scores[h * span + s] = score;
             }
         }
         for (int h = 0; h < group; h++) softmax(scores, h * span, span);
-        java.util.Arrays.fill(out, q0, q0 + group * headDim, 0f);
-        for (int s = 0; s < span; s++) {
-            int value = (int) (4 * (head + s) * headDim);
-            for (int h = 0; h < group; h++) {
-                float p = scores[h * span + s];
-                if (p != 0f) axpy(p, values, value, out, q0 + h * headDim, headDim);
+        float[] v = Gemv.scratch(VALUES, n);
+        values.asFloatBuffer().get(head, v, 0, n);
+        for (int h = 0; h < group; h++) weightedValues(scores, h * span, span, v, headDim, out, q0 + h * headDim);
+    }
+
+    /**
+     * out[o .. o + headDim) = the sum over slots s of p[ps + s] x v's row s (rows of headDim), in
+     * slot order; slots of probability 0 are left out (a hidden slot may hold anything, and 0 x NaN
+     * is not 0). Up to four vectors of each row are summed at once, in registers.
+     */
+    private static void weightedValues(float[] p, int ps, int span, float[] v, int headDim, float[] out, int o) {
+        int step = S.length(), e = 0;
+        for (; e + 4 * step <= headDim; e += 4 * step) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            for (int s = 0; s < span; s++) {
+                float ps1 = p[ps + s];
+                if (ps1 == 0f) continue;
+                FloatVector pv = FloatVector.broadcast(S, ps1);
+                int row = s * headDim + e;
+                a0 = FloatVector.fromArray(S, v, row).fma(pv, a0);
+                a1 = FloatVector.fromArray(S, v, row + step).fma(pv, a1);
+                a2 = FloatVector.fromArray(S, v, row + 2 * step).fma(pv, a2);
+                a3 = FloatVector.fromArray(S, v, row + 3 * step).fma(pv, a3);
             }
+            a0.intoArray(out, o + e);
+            a1.intoArray(out, o + e + step);
+            a2.intoArray(out, o + e + 2 * step);
+            a3.intoArray(out, o + e + 3 * step);
+        }
+        for (; e + step <= headDim; e += step) {
+            FloatVector a = FloatVector.zero(S);
+            for (int s = 0; s < span; s++) {
+                float ps1 = p[ps + s];
+                if (ps1 != 0f) a = FloatVector.fromArray(S, v, s * headDim + e).fma(FloatVector.broadcast(S, ps1), a);
+            }
+            a.intoArray(out, o + e);
+        }
+        for (; e < headDim; e++) {
+            float a = 0f;
+            for (int s = 0; s < span; s++) {
+                float ps1 = p[ps + s];
+                if (ps1 != 0f) a += ps1 * v[s * headDim + e];
+            }
+            out[o + e] = a;
         }
     }
 
@@ -132,13 +177,18 @@ final class AttentionKernel {
         return s <= query && keyValid[s] && (window <= 0 || s > query - window);
     }
 
-    /** x[o .. o + n) = softmax of those values: max subtracted, exp ({@link VectorExp}, on the vector unit), divided by their sum. */
+    /**
+     * x[o .. o + n) = softmax of those values: max subtracted, exp ({@link VectorExp}, on the vector
+     * unit), divided by their sum (the maximum and the divisions exact, so in vectors as well).
+     */
     private static void softmax(float[] x, int o, int n) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int s = 0; s < n; s++) max = Math.max(max, x[o + s]);
         int step = S.length(), s = 0;
+        FloatVector maxes = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; s + step <= n; s += step) maxes = maxes.max(FloatVector.fromArray(S, x, o + s));
+        float max = maxes.reduceLanes(VectorOperators.MAX);
+        for (; s < n; s++) max = Math.max(max, x[o + s]);
         FloatVector sums = FloatVector.zero(S);
-        for (; s + step <= n; s += step) {
+        for (s = 0; s + step <= n; s += step) {
             FloatVector e = VectorExp.exp(FloatVector.fromArray(S, x, o + s).sub(max));
             e.intoArray(x, o + s);
             sums = sums.add(e);
@@ -148,28 +198,25 @@ final class AttentionKernel {
             x[o + s] = VectorExp.exp(x[o + s] - max);
             sum += x[o + s];
         }
-        for (s = 0; s < n; s++) x[o + s] /= sum;
+        FloatVector sumv = FloatVector.broadcast(S, sum);
+        for (s = 0; s + step <= n; s += step) FloatVector.fromArray(S, x, o + s).div(sumv).intoArray(x, o + s);
+        for (; s < n; s++) x[o + s] /= sum;
     }
 
-    /** a[ao .. ao + n) . b's floats from byte {@code bo}. */
-    private static float dot(float[] a, int ao, ByteBuffer b, int bo, int n) {
-        int step = S.length();
-        FloatVector sum = FloatVector.zero(S);
-        int e = 0;
-        for (; e + step <= n; e += step) sum = FloatVector.fromArray(S, a, ao + e).fma(FloatVector.fromByteBuffer(S, b, bo + 4 * e, NATIVE), sum);
-        float s = sum.reduceLanes(VectorOperators.ADD);
-        for (; e < n; e++) s += a[ao + e] * b.getFloat(bo + 4 * e);
-        return s;
-    }
-
-    /** acc[ao .. ao + n) += p x b's floats from byte {@code bo}. */
-    private static void axpy(float p, ByteBuffer b, int bo, float[] acc, int ao, int n) {
-        int step = S.length();
-        FloatVector pv = FloatVector.broadcast(S, p);
-        int e = 0;
-        for (; e + step <= n; e += step) {
-            FloatVector.fromByteBuffer(S, b, bo + 4 * e, NATIVE).fma(pv, FloatVector.fromArray(S, acc, ao + e)).intoArray(acc, ao + e);
+    /** a[ao .. ao + n) . b[bo .. bo + n), in two vector sums (alternate vectors) added before the lanes are. */
+    private static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        int step = S.length(), e = 0;
+        FloatVector even = FloatVector.zero(S), odd = even;
+        for (; e + 2 * step <= n; e += 2 * step) {
+            even = FloatVector.fromArray(S, a, ao + e).fma(FloatVector.fromArray(S, b, bo + e), even);
+            odd = FloatVector.fromArray(S, a, ao + e + step).fma(FloatVector.fromArray(S, b, bo + e + step), odd);
         }
-        for (; e < n; e++) acc[ao + e] += p * b.getFloat(bo + 4 * e);
+        if (e + step <= n) {
+            even = FloatVector.fromArray(S, a, ao + e).fma(FloatVector.fromArray(S, b, bo + e), even);
+            e += step;
+        }
+        float sum = even.add(odd).reduceLanes(VectorOperators.ADD);
+        for (; e < n; e++) sum += a[ao + e] * b[bo + e];
+        return sum;
     }
 }

@@ -22,6 +22,8 @@ class AttentionKernelTest {
         check(2, 3, 6, 2, 40, 300, 200, 64, 30f, 2);
         check(1, 1, 2, 1, 8, 8, 4, 0, 0f, 3);
         check(3, 2, 4, 4, 24, 40, 10, 5, 0f, 4);
+        // headDim 72: four whole vectors of 16 summed in registers together, then a tail of 8
+        check(2, 1, 14, 2, 72, 200, 150, 0, 0f, 5);
     }
 
     private static void check(int batch, int pos, int heads, int kvHeads, int headDim, int capacity, int slot, int window, float softcap, long seed) {
