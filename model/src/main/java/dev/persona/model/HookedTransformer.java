@@ -1102,7 +1102,7 @@ public final class HookedTransformer implements AutoCloseable {
             // run there too, and the heads become libtorch arrays once, already rotated
             boolean qkNorm = c.family().qkNorm();
             normAndRotate(qkv, qkNorm ? javaWeight(Name.Q_NORM_W, l) : null, qkNorm ? javaWeight(Name.K_NORM_W, l) : null, (float) c.normEps(),
-                    c.headDim(), positions, frequencies);
+                    frequencies == null ? null : RotaryTable.of(positions, frequencies));
             NDManager m = input.x().getManager();
             NDArray cached = cachedAttention(qkv, l, (int) b, (int) t, keyValid, window, cache, slot, info, m);
             if (cached != null) return cached;
@@ -1248,42 +1248,18 @@ public final class HookedTransformer implements AutoCloseable {
     }
 
     /**
-     * A kernel pass's queries and keys (qkv[0], qkv[1]: rows of heads of {@code headDim}) made ready
-     * for attention in place: each head RMS-normed where {@code qNorm} and {@code kNorm} are given
-     * (Qwen3), then rotated where {@code frequencies} are (rotary positions).
+     * A kernel pass's queries and keys (qkv[0], qkv[1]: rows of heads) made ready for attention in
+     * place: each head RMS-normed where {@code qNorm} and {@code kNorm} are given (Qwen3), then
+     * rotated where {@code rotary} is given (rotary positions; the pass's table for the layer's frequencies).
      */
-    static void normAndRotate(float[][] qkv, float[] qNorm, float[] kNorm, float eps, int headDim, long[] positions, float[] frequencies) {
+    static void normAndRotate(float[][] qkv, float[] qNorm, float[] kNorm, float eps, RotaryTable rotary) {
         if (qNorm != null) {
             rmsNormRows(qkv[0], qNorm, eps);
             rmsNormRows(qkv[1], kNorm, eps);
         }
-        if (frequencies != null) {
-            rotateHalf(qkv[0], headDim, positions, frequencies);
-            rotateHalf(qkv[1], headDim, positions, frequencies);
-        }
-    }
-
-    /**
-     * The rotary embedding (rotate-half convention) in place on rows of heads of {@code headDim}
-     * floats, row r at position {@code positions[r]}, rounded as {@link #applyRotary} rounds: angle =
-     * position x frequency in float, its cos and sin, then x * cos + rotated * sin per element.
-     */
-    static void rotateHalf(float[] x, int headDim, long[] positions, float[] frequencies) {
-        int half = headDim / 2, width = x.length / positions.length;
-        float[] cos = new float[half], sin = new float[half];
-        for (int r = 0; r < positions.length; r++) {
-            for (int i = 0; i < half; i++) {
-                float angle = (float) positions[r] * frequencies[i];
-                cos[i] = (float) Math.cos(angle);
-                sin[i] = (float) Math.sin(angle);
-            }
-            for (int h = r * width; h < (r + 1) * width; h += headDim) {
-                for (int i = 0; i < half; i++) {
-                    float x1 = x[h + i], x2 = x[h + half + i];
-                    x[h + i] = x1 * cos[i] + -x2 * sin[i];
-                    x[h + half + i] = x2 * cos[i] + x1 * sin[i];
-                }
-            }
+        if (rotary != null) {
+            rotary.rotate(qkv[0]);
+            rotary.rotate(qkv[1]);
         }
     }
 

@@ -490,7 +490,7 @@ class GemvTest {
             NDArray rotated = ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(x2.neg(), x1), -1);
             float[] want = xs.mul(emb.cos()).add(rotated.mul(emb.sin())).toFloatArray();
             float[] got = x.clone();
-            HookedTransformer.rotateHalf(got, d, positions, freqs);
+            RotaryTable.of(positions, freqs).rotate(got);
             for (int i = 0; i < want.length; i++) {
                 // cos and sin may differ from libtorch's by an ulp of values up to 1
                 assertEquals(want[i], got[i], 4 * Math.ulp(1f) * (1 + Math.abs(want[i])), "element " + i);
