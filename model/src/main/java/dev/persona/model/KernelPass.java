@@ -101,7 +101,7 @@ final class KernelPass {
         float eps = (float) c.normEps();
         float[] x = embedding.rows(ids);
         x = hooks.apply(HookPoint.EMBED, x);
-        // one rotary table per set of frequencies (Gemma 3's sliding layers have their own), made at its first layer
+        // one rotary table per set of frequencies (layers with their own, such as sliding ones of another base, get theirs), made at its first layer
         java.util.Map<float[], RotaryTable> tables = new java.util.IdentityHashMap<>(2);
         for (int l = 0; l < layers.length; l++) {
             Layer layer = layers[l];
