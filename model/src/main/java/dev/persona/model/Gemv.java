@@ -388,7 +388,9 @@ final class Gemv {
         // PAD + (p * rows + r) * width): every row of a 64-byte multiple starts a cache line, where a
         // caller's array split every input load in two (batch 4: 67.9-69.2 tok/s against 47.5-48.5)
         float[] xs = bf16 ? x : alignedInputs(x, rows);
-        POOL.run((from, to) -> part(xs, packed, rows, into, stride, from, to), stride, step, (long) out * in < 65536);
+        // and from the tile's rows on, laid out for the tile too
+        float[] tiled = !bf16 && rows >= GemvKernel.TILE_FROM_ROWS ? GemvKernel.tileInputs(xs, rows, panels, width) : null;
+        POOL.run((from, to) -> part(xs, tiled, packed, rows, into, stride, from, to), stride, step, (long) out * in < 65536);
         if (panels == 1) return;
         for (int r = 0; r < rows; r++) {
             for (int o = 0; o < out; o++) {
@@ -469,10 +471,11 @@ final class Gemv {
     /**
      * Outputs [v0, v1) of every row on the calling thread, indexed panel by panel (panel p's output
      * o at p * out + o), into y [rows, yStride]. Float32 inputs come laid out by {@link
-     * #alignedInputs} (panel p, row r from PAD + (p * rows + r) * width); BF16 inputs from {@code
-     * packed}, their tails from x [rows, in] as given.
+     * #alignedInputs} (panel p, row r from PAD + (p * rows + r) * width) and, from the tile's rows on,
+     * {@link GemvKernel#tileInputs} ({@code tiled}, else null); BF16 inputs from {@code packed}, their
+     * tails from x [rows, in] as given.
      */
-    private void part(float[] x, GemvKernel.Bf16Inputs packed, int rows, float[] y, int yStride, int v0, int v1) {
+    private void part(float[] x, float[] tiled, GemvKernel.Bf16Inputs packed, int rows, float[] y, int yStride, int v0, int v1) {
         int panels = in / width, end = bf16 ? GemvKernel.bf16Length(width) : 0;
         for (Chunk c : chunks) {
             int start = c.panel * out + c.first;
@@ -481,7 +484,8 @@ final class Gemv {
             if (bf16) {
                 GemvKernel.multiplyBf16(c.data, start, width, x, c.panel * width, in, packed, c.panel * end, panels * end, rows, y, yStride, lo, hi);
             } else {
-                GemvKernel.multiply(c.data, start, width, x, AlignedArrays.PAD + c.panel * rows * width, width, rows, y, yStride, lo, hi);
+                GemvKernel.multiply(c.data, start, width, x, AlignedArrays.PAD + c.panel * rows * width, width, tiled,
+                        AlignedArrays.PAD + c.panel * rows * GemvKernel.pairedLength(width), rows, y, yStride, lo, hi);
             }
         }
     }

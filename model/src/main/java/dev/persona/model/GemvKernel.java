@@ -25,11 +25,11 @@ final class GemvKernel {
     private static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, S.vectorShape());
 
     /**
-     * From this many input rows on, float32 outputs go four at a time ({@link #fourByFourColumns}): fewer
+     * From this many input rows on, float32 outputs go four at a time ({@link #tilePass4}): fewer
      * loads per multiply-add. Below it they go one at a time: at 4 rows two interleaved weight
      * streams read memory at half the rate one does (4864 x 896: 1.0 ms against 0.52-0.74).
      */
-    private static final int TILE_FROM_ROWS = 8;
+    static final int TILE_FROM_ROWS = 8;
     /**
      * Outputs whose weight rows (28 KB of float32 at width 896) stay in L1 while every group of
      * four input rows passes over them: each group is read from L2 once per block, not per tile
@@ -59,22 +59,25 @@ final class GemvKernel {
      * summed in the same order whatever {@code rows} is, so a row's result does not depend on which
      * other rows share the call (a batch decodes as its rows would alone).
      *
-     * @param w     float32 rows [.., width], little-endian, the row of output {@code first} at byte 0
-     * @param first the output index of {@code w}'s row 0
+     * @param w      float32 rows [.., width], little-endian, the row of output {@code first} at byte 0
+     * @param first  the output index of {@code w}'s row 0
+     * @param tiled  from {@link #TILE_FROM_ROWS} rows: the same inputs laid out by {@link #tileInputs},
+     *               this panel's from {@code tiledAt}; else unused
      */
-    static void multiply(ByteBuffer w, int first, int width, float[] x, int xOffset, int xStride, int rows, float[] y, int yStride,
-                         int o0, int o1) {
+    static void multiply(ByteBuffer w, int first, int width, float[] x, int xOffset, int xStride, float[] tiled, int tiledAt, int rows,
+                         float[] y, int yStride, int o0, int o1) {
         // output by output, so that a weight row is read from memory once and from L1 for the other input rows
         int o = o0;
         int end = pairedLength(width);
         if (rows >= TILE_FROM_ROWS && end > 0) {
             // blocks of TILE_OUTPUTS weight rows, copied into a Java array (vector loads from an
             // array cost less than from a direct buffer: 16 rows 2.9 ms against 3.8 a matrix on one
-            // core) and read there by every group of four input rows, four outputs at a time
+            // core) and read there by every group of input rows, four outputs at a time
             float[] block = AlignedArrays.scratch(BLOCK, TILE_OUTPUTS * width);
             int b0 = AlignedArrays.PAD;
-            int groups = rows / 4, tiles = TILE_OUTPUTS / 4;
-            float[] sums = Gemv.scratch(SUMS, groups * tiles * TILE_SUMS);
+            // the rows in groups of six and four ({@link #groupRows}); an odd last row goes one output at a time
+            int grouped = rows & ~1, tiles = TILE_OUTPUTS / 4;
+            float[] sums = Gemv.scratch(SUMS, tiles * grouped * TILE_SUMS_PER_ROW);
             FloatBuffer floats = w.asFloatBuffer();
             for (; o + 4 <= o1; ) {
                 // whole tiles of four outputs; the 1-3 a step may end with go one at a time below
@@ -86,20 +89,30 @@ final class GemvKernel {
                 // is 155 KB: its rows came from L2 for every group), each tile's accumulators resumed
                 for (int c = 0; c < end; c += TILE_COLUMNS) {
                     int to = Math.min(end, c + TILE_COLUMNS);
-                    for (int g = 0; g < groups; g++) {
+                    for (int r = 0, g; r < grouped; r += g) {
+                        g = groupRows(grouped - r);
+                        int xg = tiledAt + r * end;
                         for (int k = o; k < e; k += 4) {
-                            fourByFourColumns(block, b0 + (k - o) * width, width, x, xOffset + 4 * g * xStride, xStride, c, to, sums,
-                                    (g * tiles + (k - o) / 4) * TILE_SUMS);
+                            int wk = b0 + (k - o) * width, at = ((k - o) / 4 * grouped + r) * TILE_SUMS_PER_ROW;
+                            // the even chunks' accumulators, then the odd chunks' (g * end / 2 inputs further on)
+                            if (g == 6) {
+                                tilePass6(block, wk, width, tiled, xg, c, to, c > 0, sums, at);
+                                tilePass6(block, wk + S.length(), width, tiled, xg + 3 * end, c, to, c > 0, sums, at + 24 * S.length());
+                            } else {
+                                tilePass4(block, wk, width, tiled, xg, c, to, c > 0, sums, at);
+                                tilePass4(block, wk + S.length(), width, tiled, xg + 2 * end, c, to, c > 0, sums, at + 16 * S.length());
+                            }
                         }
                     }
                 }
-                for (int g = 0; g < groups; g++) {
+                for (int r = 0, g; r < grouped; r += g) {
+                    g = groupRows(grouped - r);
                     for (int k = o; k < e; k += 4) {
-                        fourByFourSums(block, b0 + (k - o) * width, width, x, xOffset + 4 * g * xStride, xStride, y, 4 * g * yStride + k, yStride, sums,
-                                (g * tiles + (k - o) / 4) * TILE_SUMS);
+                        tileSums(block, b0 + (k - o) * width, width, g, x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride, sums,
+                                ((k - o) / 4 * grouped + r) * TILE_SUMS_PER_ROW);
                     }
                 }
-                for (int r = 4 * groups; r < rows; r++) {
+                for (int r = grouped; r < rows; r++) {
                     for (int k = o; k < e; k++) y[r * yStride + k] = row(w, (k - first) * width * 4, width, x, xOffset + r * xStride);
                 }
                 o = e;
@@ -113,41 +126,63 @@ final class GemvKernel {
         }
     }
 
-    /** Each worker's accumulators of {@link #fourByFourColumns} ({@link #TILE_SUMS} per tile) or {@link #fourByFourBf16} (four passes). */
-    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[64 * S.length()]);
-    /** Floats of one float32 tile's accumulators: 16 per pass, two passes. */
-    private static final int TILE_SUMS = 32 * S.length();
+    /**
+     * The input rows a float32 tile takes next, of {@code left} (even, at least 4) not yet taken:
+     * six where what remains can still be split into sixes and fours, else four (8 = 4 + 4, 16 =
+     * 6 + 6 + 4). Six input rows by four weight rows are 24 accumulators, 10 vector loads per 24
+     * multiply-adds against 8 per 16 with four.
+     */
+    static int groupRows(int left) {
+        return left == 4 || left == 8 ? 4 : 6;
+    }
+
+    /** The calling thread's inputs laid out for the float32 tile ({@link #tileInputs}). */
+    private static final ThreadLocal<float[]> TILE_INPUTS = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
-     * {@link #four} for four neighbouring weight rows (float32, from {@code w[base]}) by four input
-     * rows at once, over columns [from, to) (whole pairs of vectors): the same sums in the same
-     * order, kept in {@code sums} from {@code at} ({@link #TILE_SUMS} floats) between column blocks
-     * and resumed from there after the first ({@code from > 0}). The even chunks' accumulators and the
-     * odd chunks' are independent chains, so they run as two passes over the columns of 16
-     * accumulators each (one pass holding both would need 32 vector registers): 8 vector loads per
-     * 16 multiply-adds, against 12 in the two-by-four tile it replaced. {@link #fourByFourSums} ends
-     * each tile.
+     * The inputs of a float32 product of {@code rows} rows laid out for the tile, in the calling
+     * thread's aligned scratch: from {@code xs} (panel p's row r from {@code PAD + (p * rows + r) *
+     * width}, as {@link Gemv} aligns them), for each panel and each group of rows ({@link #groupRows}),
+     * the chunks of {@code lanes} floats the tile's first pass reads (columns 0, 2 lanes, 4 lanes, ...)
+     * then those of the second (1 lane, 3 lanes, ...), each chunk's rows side by side: the group of
+     * rows from r of panel p starts at {@code PAD + (p * rows + r) * pairedLength(width)}, and a pass
+     * reads its chunks in order from one index, where four or six separate rows took an index each
+     * (the tile's loop ran out of general registers: 123-126 GFLOP/s in L1 against 174-205 laid out).
+     * The columns after {@link #pairedLength} are not here: the tile takes them from {@code xs}.
      */
-    private static void fourByFourColumns(float[] w, int base, int width, float[] x, int x0, int xStride, int from, int to,
-                                          float[] sums, int at) {
-        int step = S.length();
-        fourByFourPass(w, base, width, x, x0, xStride, from, to, from > 0, sums, at);
-        fourByFourPass(w, base, width, x, x0, xStride, from + step, to, from > 0, sums, at + 16 * step);
+    static float[] tileInputs(float[] xs, int rows, int panels, int width) {
+        int n = S.length(), end = pairedLength(width), chunks = end / (2 * n), grouped = rows & ~1;
+        float[] t = AlignedArrays.scratch(TILE_INPUTS, panels * rows * end);
+        for (int p = 0; p < panels; p++) {
+            for (int r = 0, g; r < grouped; r += g) {
+                g = groupRows(grouped - r);
+                int at = AlignedArrays.PAD + (p * rows + r) * end;
+                for (int k = 0; k < g; k++) {
+                    int from = AlignedArrays.PAD + (p * rows + r + k) * width;
+                    for (int c = 0; c < chunks; c++) {
+                        FloatVector.fromArray(S, xs, from + 2 * c * n).intoArray(t, at + (c * g + k) * n);
+                        FloatVector.fromArray(S, xs, from + (2 * c + 1) * n).intoArray(t, at + g * end / 2 + (c * g + k) * n);
+                    }
+                }
+            }
+        }
+        return t;
     }
 
     /**
-     * A tile's outputs from its accumulators ({@link #fourByFourColumns} over all paired columns)
-     * and the columns after them, one at a time: y[yo + j + k * yStride] for weight row j and input row k.
+     * A tile's outputs from its accumulators (both passes over all paired columns) and the columns
+     * after them, one at a time: y[yo + j + k * yStride] for weight row j (from {@code w[base]},
+     * {@code width} apart) and input row k < {@code g} (from {@code x[x0]}, {@code xStride} apart).
      */
-    private static void fourByFourSums(float[] w, int base, int width, float[] x, int x0, int xStride, float[] y, int yo, int yStride,
-                                       float[] sums, int at) {
+    private static void tileSums(float[] w, int base, int width, int g, float[] x, int x0, int xStride, float[] y, int yo, int yStride,
+                                 float[] sums, int at) {
         int step = S.length();
         int end = pairedLength(width);
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < g; k++) {
             int xr = x0 + k * xStride;
             for (int j = 0; j < 4; j++) {
-                int a = at + (4 * j + k) * step;
-                float s = FloatVector.fromArray(S, sums, a).add(FloatVector.fromArray(S, sums, 16 * step + a)).reduceLanes(VectorOperators.ADD);
+                int a = at + (g * j + k) * step;
+                float s = FloatVector.fromArray(S, sums, a).add(FloatVector.fromArray(S, sums, 4 * g * step + a)).reduceLanes(VectorOperators.ADD);
                 int wr = base + j * width;
                 for (int i = end; i < width; i++) s += w[wr + i] * x[xr + i];
                 y[yo + j + k * yStride] = s;
@@ -155,8 +190,185 @@ final class GemvKernel {
         }
     }
 
+    /** Each worker's accumulators of the float32 tiles ({@link #TILE_SUMS_PER_ROW} per tile and input row) or {@link #fourByFourBf16} (four passes). */
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[64 * S.length()]);
+    /** Floats of a float32 tile's accumulators per input row: four weight rows, two passes. */
+    private static final int TILE_SUMS_PER_ROW = 8 * S.length();
+
     /**
-     * One of {@link #fourByFourColumns}' (or {@link #fourByFourBf16}'s) passes: the chunks at {@code start},
+     * One pass of a float32 tile: four weight rows ({@code w} from {@code w0}, {@code width} apart)
+     * by four input rows laid out by {@link #tileInputs}, over the chunks at columns {@code from},
+     * {@code from + 2 lanes}, ... before {@code to} (the weights at {@code w0 + i}, the inputs'
+     * chunk at {@code x0 + 2 i}), each (weight row j, input row k) accumulator stored at {@code
+     * into[at + (4j + k) * lanes]}; {@code resume}: the accumulators start from what {@code into}
+     * holds there (a pass over earlier columns), else from zero. The stride is a constant: only then
+     * is the loop a counted loop whose array bounds checks the JIT hoists out of it.
+     */
+    private static void tilePass4(float[] w, int w0, int width, float[] x, int x0, int from, int to, boolean resume, float[] into, int at) {
+        int w1 = w0 + width, w2 = w1 + width, w3 = w2 + width;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+        FloatVector b0 = z, b1 = z, b2 = z, b3 = z;
+        FloatVector c0 = z, c1 = z, c2 = z, c3 = z;
+        FloatVector d0 = z, d1 = z, d2 = z, d3 = z;
+        if (resume) {
+            a0 = FloatVector.fromArray(S, into, at);
+            a1 = FloatVector.fromArray(S, into, at + 1 * S.length());
+            a2 = FloatVector.fromArray(S, into, at + 2 * S.length());
+            a3 = FloatVector.fromArray(S, into, at + 3 * S.length());
+            b0 = FloatVector.fromArray(S, into, at + 4 * S.length());
+            b1 = FloatVector.fromArray(S, into, at + 5 * S.length());
+            b2 = FloatVector.fromArray(S, into, at + 6 * S.length());
+            b3 = FloatVector.fromArray(S, into, at + 7 * S.length());
+            c0 = FloatVector.fromArray(S, into, at + 8 * S.length());
+            c1 = FloatVector.fromArray(S, into, at + 9 * S.length());
+            c2 = FloatVector.fromArray(S, into, at + 10 * S.length());
+            c3 = FloatVector.fromArray(S, into, at + 11 * S.length());
+            d0 = FloatVector.fromArray(S, into, at + 12 * S.length());
+            d1 = FloatVector.fromArray(S, into, at + 13 * S.length());
+            d2 = FloatVector.fromArray(S, into, at + 14 * S.length());
+            d3 = FloatVector.fromArray(S, into, at + 15 * S.length());
+        }
+        for (int i = from; i < to; i += 2 * S.length()) {
+            int xi = x0 + 2 * i;
+            FloatVector u = FloatVector.fromArray(S, w, w0 + i), v = FloatVector.fromArray(S, w, w1 + i);
+            FloatVector p = FloatVector.fromArray(S, w, w2 + i), q = FloatVector.fromArray(S, w, w3 + i);
+            FloatVector e = FloatVector.fromArray(S, x, xi);
+            a0 = u.fma(e, a0);
+            b0 = v.fma(e, b0);
+            c0 = p.fma(e, c0);
+            d0 = q.fma(e, d0);
+            e = FloatVector.fromArray(S, x, xi + S.length());
+            a1 = u.fma(e, a1);
+            b1 = v.fma(e, b1);
+            c1 = p.fma(e, c1);
+            d1 = q.fma(e, d1);
+            e = FloatVector.fromArray(S, x, xi + 2 * S.length());
+            a2 = u.fma(e, a2);
+            b2 = v.fma(e, b2);
+            c2 = p.fma(e, c2);
+            d2 = q.fma(e, d2);
+            e = FloatVector.fromArray(S, x, xi + 3 * S.length());
+            a3 = u.fma(e, a3);
+            b3 = v.fma(e, b3);
+            c3 = p.fma(e, c3);
+            d3 = q.fma(e, d3);
+        }
+        a0.intoArray(into, at);
+        a1.intoArray(into, at + 1 * S.length());
+        a2.intoArray(into, at + 2 * S.length());
+        a3.intoArray(into, at + 3 * S.length());
+        b0.intoArray(into, at + 4 * S.length());
+        b1.intoArray(into, at + 5 * S.length());
+        b2.intoArray(into, at + 6 * S.length());
+        b3.intoArray(into, at + 7 * S.length());
+        c0.intoArray(into, at + 8 * S.length());
+        c1.intoArray(into, at + 9 * S.length());
+        c2.intoArray(into, at + 10 * S.length());
+        c3.intoArray(into, at + 11 * S.length());
+        d0.intoArray(into, at + 12 * S.length());
+        d1.intoArray(into, at + 13 * S.length());
+        d2.intoArray(into, at + 14 * S.length());
+        d3.intoArray(into, at + 15 * S.length());
+    }
+
+    /** {@link #tilePass4} for six input rows (24 accumulators, at {@code into[at + (6j + k) * lanes]}): the inputs' chunk at {@code x0 + 3 i}. */
+    private static void tilePass6(float[] w, int w0, int width, float[] x, int x0, int from, int to, boolean resume, float[] into, int at) {
+        int w1 = w0 + width, w2 = w1 + width, w3 = w2 + width;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z;
+        FloatVector b0 = z, b1 = z, b2 = z, b3 = z, b4 = z, b5 = z;
+        FloatVector c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z;
+        FloatVector d0 = z, d1 = z, d2 = z, d3 = z, d4 = z, d5 = z;
+        if (resume) {
+            a0 = FloatVector.fromArray(S, into, at);
+            a1 = FloatVector.fromArray(S, into, at + 1 * S.length());
+            a2 = FloatVector.fromArray(S, into, at + 2 * S.length());
+            a3 = FloatVector.fromArray(S, into, at + 3 * S.length());
+            a4 = FloatVector.fromArray(S, into, at + 4 * S.length());
+            a5 = FloatVector.fromArray(S, into, at + 5 * S.length());
+            b0 = FloatVector.fromArray(S, into, at + 6 * S.length());
+            b1 = FloatVector.fromArray(S, into, at + 7 * S.length());
+            b2 = FloatVector.fromArray(S, into, at + 8 * S.length());
+            b3 = FloatVector.fromArray(S, into, at + 9 * S.length());
+            b4 = FloatVector.fromArray(S, into, at + 10 * S.length());
+            b5 = FloatVector.fromArray(S, into, at + 11 * S.length());
+            c0 = FloatVector.fromArray(S, into, at + 12 * S.length());
+            c1 = FloatVector.fromArray(S, into, at + 13 * S.length());
+            c2 = FloatVector.fromArray(S, into, at + 14 * S.length());
+            c3 = FloatVector.fromArray(S, into, at + 15 * S.length());
+            c4 = FloatVector.fromArray(S, into, at + 16 * S.length());
+            c5 = FloatVector.fromArray(S, into, at + 17 * S.length());
+            d0 = FloatVector.fromArray(S, into, at + 18 * S.length());
+            d1 = FloatVector.fromArray(S, into, at + 19 * S.length());
+            d2 = FloatVector.fromArray(S, into, at + 20 * S.length());
+            d3 = FloatVector.fromArray(S, into, at + 21 * S.length());
+            d4 = FloatVector.fromArray(S, into, at + 22 * S.length());
+            d5 = FloatVector.fromArray(S, into, at + 23 * S.length());
+        }
+        for (int i = from; i < to; i += 2 * S.length()) {
+            int xi = x0 + 3 * i;
+            FloatVector u = FloatVector.fromArray(S, w, w0 + i), v = FloatVector.fromArray(S, w, w1 + i);
+            FloatVector p = FloatVector.fromArray(S, w, w2 + i), q = FloatVector.fromArray(S, w, w3 + i);
+            FloatVector e = FloatVector.fromArray(S, x, xi);
+            a0 = u.fma(e, a0);
+            b0 = v.fma(e, b0);
+            c0 = p.fma(e, c0);
+            d0 = q.fma(e, d0);
+            e = FloatVector.fromArray(S, x, xi + S.length());
+            a1 = u.fma(e, a1);
+            b1 = v.fma(e, b1);
+            c1 = p.fma(e, c1);
+            d1 = q.fma(e, d1);
+            e = FloatVector.fromArray(S, x, xi + 2 * S.length());
+            a2 = u.fma(e, a2);
+            b2 = v.fma(e, b2);
+            c2 = p.fma(e, c2);
+            d2 = q.fma(e, d2);
+            e = FloatVector.fromArray(S, x, xi + 3 * S.length());
+            a3 = u.fma(e, a3);
+            b3 = v.fma(e, b3);
+            c3 = p.fma(e, c3);
+            d3 = q.fma(e, d3);
+            e = FloatVector.fromArray(S, x, xi + 4 * S.length());
+            a4 = u.fma(e, a4);
+            b4 = v.fma(e, b4);
+            c4 = p.fma(e, c4);
+            d4 = q.fma(e, d4);
+            e = FloatVector.fromArray(S, x, xi + 5 * S.length());
+            a5 = u.fma(e, a5);
+            b5 = v.fma(e, b5);
+            c5 = p.fma(e, c5);
+            d5 = q.fma(e, d5);
+        }
+        a0.intoArray(into, at);
+        a1.intoArray(into, at + 1 * S.length());
+        a2.intoArray(into, at + 2 * S.length());
+        a3.intoArray(into, at + 3 * S.length());
+        a4.intoArray(into, at + 4 * S.length());
+        a5.intoArray(into, at + 5 * S.length());
+        b0.intoArray(into, at + 6 * S.length());
+        b1.intoArray(into, at + 7 * S.length());
+        b2.intoArray(into, at + 8 * S.length());
+        b3.intoArray(into, at + 9 * S.length());
+        b4.intoArray(into, at + 10 * S.length());
+        b5.intoArray(into, at + 11 * S.length());
+        c0.intoArray(into, at + 12 * S.length());
+        c1.intoArray(into, at + 13 * S.length());
+        c2.intoArray(into, at + 14 * S.length());
+        c3.intoArray(into, at + 15 * S.length());
+        c4.intoArray(into, at + 16 * S.length());
+        c5.intoArray(into, at + 17 * S.length());
+        d0.intoArray(into, at + 18 * S.length());
+        d1.intoArray(into, at + 19 * S.length());
+        d2.intoArray(into, at + 20 * S.length());
+        d3.intoArray(into, at + 21 * S.length());
+        d4.intoArray(into, at + 22 * S.length());
+        d5.intoArray(into, at + 23 * S.length());
+    }
+
+    /**
+     * One of {@link #fourByFourBf16}'s passes: the chunks at {@code start},
      * {@code start + 2 lanes}, ... before {@code end}, of four weight rows ({@code width} apart) by four
      * input rows, each (weight row j, input row k) accumulator stored at {@code into[at + (4j + k) * lanes]};
      * {@code resume}: the accumulators start from what {@code into} holds there (a pass over earlier

@@ -62,12 +62,13 @@ class GemvTest {
 
     @ParameterizedTest(name = "{0} rows of {2}, BF16 {1}")
     @CsvSource({"7, false, 200", "8, false, 200", "13, false, 200", "35, false, 200", "7, true, 200", "8, true, 200", "13, true, 200", "16, true, 200",
-            "8, true, 40", "13, true, 2200", "8, false, 20", "13, false, 2200", "16, false, 2200"})
+            "8, true, 40", "13, true, 2200", "8, false, 20", "13, false, 2200", "16, false, 2200", "10, false, 896", "64, false, 896"})
     void aRowsResultDoesNotDependOnTheOtherRowsOfItsCall(int rows, boolean bf16, int in) {
         // an odd number of outputs in buffers of 37 rows: the float32 tile's steps end with 1-3 outputs on the one-at-a-time loop;
         // BF16 from 8 rows widens blocks of weight rows for groups of four rows (13: a row left over); rows of 200 a tail of 8,
         // of 40 nothing but a tail, of 2200 three column blocks of the BF16 tile and a tail of 24; float32 rows of 20 are
-        // narrower than one pair of vectors (no tile), of 2200 three column blocks of the tile, each tile resumed twice
+        // narrower than one pair of vectors (no tile), of 2200 three column blocks of the tile, each tile resumed twice;
+        // float32 rows go to the tile in groups of six and four (8: 4 + 4, 10: 6 + 4, 13: 6 + 6 and one row alone, 64: ten sixes and a four)
         int out = 301;
         Random r = new Random(5);
         float[] w = new float[out * in];
