@@ -151,17 +151,29 @@ final class GemvKernel {
      * The columns after {@link #pairedLength} are not here: the tile takes them from {@code xs}.
      */
     static float[] tileInputs(float[] xs, int rows, int panels, int width) {
-        int n = S.length(), end = pairedLength(width), chunks = end / (2 * n), grouped = rows & ~1;
+        return layOut(xs, AlignedArrays.PAD, rows * width, width, rows, panels, pairedLength(width), 1);
+    }
+
+    /**
+     * Rows of {@code end} floats (row r of panel p from {@code src[first + p * panelStride + r *
+     * rowStride]}) laid out for the tile's passes in the calling thread's aligned scratch: each row
+     * is {@code parts} equal parts, each part two passes (its even chunks of {@code lanes} floats,
+     * then its odd ones); the group of rows from r of panel p starts at {@code PAD + (p * rows + r)
+     * * end}, and in it pass P's chunks, each chunk's rows side by side, from {@code P * g * end /
+     * parts / 2} (g the group's rows).
+     */
+    private static float[] layOut(float[] src, int first, int panelStride, int rowStride, int rows, int panels, int end, int parts) {
+        int n = S.length(), part = end / parts, chunks = part / (2 * n), grouped = rows & ~1;
         float[] t = AlignedArrays.scratch(TILE_INPUTS, panels * rows * end);
         for (int p = 0; p < panels; p++) {
             for (int r = 0, g; r < grouped; r += g) {
                 g = groupRows(grouped - r);
                 int at = AlignedArrays.PAD + (p * rows + r) * end;
                 for (int k = 0; k < g; k++) {
-                    int from = AlignedArrays.PAD + (p * rows + r + k) * width;
-                    for (int c = 0; c < chunks; c++) {
-                        FloatVector.fromArray(S, xs, from + 2 * c * n).intoArray(t, at + (c * g + k) * n);
-                        FloatVector.fromArray(S, xs, from + (2 * c + 1) * n).intoArray(t, at + g * end / 2 + (c * g + k) * n);
+                    int from = first + p * panelStride + (r + k) * rowStride;
+                    for (int pass = 0; pass < 2 * parts; pass++) {
+                        int column = from + pass / 2 * part + pass % 2 * n, to = at + pass * g * part / 2 + k * n;
+                        for (int c = 0; c < chunks; c++) FloatVector.fromArray(S, src, column + 2 * c * n).intoArray(t, to + c * g * n);
                     }
                 }
             }
@@ -190,14 +202,14 @@ final class GemvKernel {
         }
     }
 
-    /** Each worker's accumulators of the float32 tiles ({@link #TILE_SUMS_PER_ROW} per tile and input row) or {@link #fourByFourBf16} (four passes). */
+    /** Each worker's accumulators of the float32 tiles ({@link #TILE_SUMS_PER_ROW} per tile and input row; twice that for BF16's four passes). */
     private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[64 * S.length()]);
     /** Floats of a float32 tile's accumulators per input row: four weight rows, two passes. */
     private static final int TILE_SUMS_PER_ROW = 8 * S.length();
 
     /**
-     * One pass of a float32 tile: four weight rows ({@code w} from {@code w0}, {@code width} apart)
-     * by four input rows laid out by {@link #tileInputs}, over the chunks at columns {@code from},
+     * One pass of a tile (float32, or BF16 widened to floats): four weight rows ({@code w} from
+     * {@code w0}, {@code width} apart) by four input rows laid out by {@link #layOut}, over the chunks at columns {@code from},
      * {@code from + 2 lanes}, ... before {@code to} (the weights at {@code w0 + i}, the inputs'
      * chunk at {@code x0 + 2 i}), each (weight row j, input row k) accumulator stored at {@code
      * into[at + (4j + k) * lanes]}; {@code resume}: the accumulators start from what {@code into}
@@ -367,84 +379,6 @@ final class GemvKernel {
         d5.intoArray(into, at + 23 * S.length());
     }
 
-    /**
-     * One of {@link #fourByFourBf16}'s passes: the chunks at {@code start},
-     * {@code start + 2 lanes}, ... before {@code end}, of four weight rows ({@code width} apart) by four
-     * input rows, each (weight row j, input row k) accumulator stored at {@code into[at + (4j + k) * lanes]};
-     * {@code resume}: the accumulators start from what {@code into} holds there (a pass over earlier
-     * columns), else from zero. The stride is a constant, not a parameter: only then is the loop a
-     * counted loop whose array bounds checks the JIT hoists out of it (with a stride parameter every
-     * load kept its check: 4864 x 896 at 16 rows in L2, one thread, 52 GFLOP/s against 73).
-     */
-    private static void fourByFourPass(float[] w, int base, int width, float[] x, int x0, int xStride, int start, int end, boolean resume,
-                                       float[] into, int at) {
-        int step = S.length();
-        int w1 = base + width, w2 = w1 + width, w3 = w2 + width;
-        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
-        if (resume) {
-            int n = step;
-            a0 = FloatVector.fromArray(S, into, at);
-            a1 = FloatVector.fromArray(S, into, at + n);
-            a2 = FloatVector.fromArray(S, into, at + 2 * n);
-            a3 = FloatVector.fromArray(S, into, at + 3 * n);
-            b0 = FloatVector.fromArray(S, into, at + 4 * n);
-            b1 = FloatVector.fromArray(S, into, at + 5 * n);
-            b2 = FloatVector.fromArray(S, into, at + 6 * n);
-            b3 = FloatVector.fromArray(S, into, at + 7 * n);
-            c0 = FloatVector.fromArray(S, into, at + 8 * n);
-            c1 = FloatVector.fromArray(S, into, at + 9 * n);
-            c2 = FloatVector.fromArray(S, into, at + 10 * n);
-            c3 = FloatVector.fromArray(S, into, at + 11 * n);
-            d0 = FloatVector.fromArray(S, into, at + 12 * n);
-            d1 = FloatVector.fromArray(S, into, at + 13 * n);
-            d2 = FloatVector.fromArray(S, into, at + 14 * n);
-            d3 = FloatVector.fromArray(S, into, at + 15 * n);
-        }
-        for (int i = start; i < end; i += 2 * step) {
-            FloatVector u = FloatVector.fromArray(S, w, base + i), v = FloatVector.fromArray(S, w, w1 + i);
-            FloatVector p = FloatVector.fromArray(S, w, w2 + i), q = FloatVector.fromArray(S, w, w3 + i);
-            FloatVector e = FloatVector.fromArray(S, x, x0 + i);
-            a0 = u.fma(e, a0);
-            b0 = v.fma(e, b0);
-            c0 = p.fma(e, c0);
-            d0 = q.fma(e, d0);
-            e = FloatVector.fromArray(S, x, x1 + i);
-            a1 = u.fma(e, a1);
-            b1 = v.fma(e, b1);
-            c1 = p.fma(e, c1);
-            d1 = q.fma(e, d1);
-            e = FloatVector.fromArray(S, x, x2 + i);
-            a2 = u.fma(e, a2);
-            b2 = v.fma(e, b2);
-            c2 = p.fma(e, c2);
-            d2 = q.fma(e, d2);
-            e = FloatVector.fromArray(S, x, x3 + i);
-            a3 = u.fma(e, a3);
-            b3 = v.fma(e, b3);
-            c3 = p.fma(e, c3);
-            d3 = q.fma(e, d3);
-        }
-        int n = step;
-        a0.intoArray(into, at);
-        a1.intoArray(into, at + n);
-        a2.intoArray(into, at + 2 * n);
-        a3.intoArray(into, at + 3 * n);
-        b0.intoArray(into, at + 4 * n);
-        b1.intoArray(into, at + 5 * n);
-        b2.intoArray(into, at + 6 * n);
-        b3.intoArray(into, at + 7 * n);
-        c0.intoArray(into, at + 8 * n);
-        c1.intoArray(into, at + 9 * n);
-        c2.intoArray(into, at + 10 * n);
-        c3.intoArray(into, at + 11 * n);
-        d0.intoArray(into, at + 12 * n);
-        d1.intoArray(into, at + 13 * n);
-        d2.intoArray(into, at + 14 * n);
-        d3.intoArray(into, at + 15 * n);
-    }
-
     // Sums: chunks of `lanes` floats alternate between two accumulators (independent sums hide the
     // latency of the fused multiply-add), which are added lane by lane, then across lanes; the tail
     // of a row that is not a whole number of chunk pairs is added one float at a time.
@@ -594,17 +528,19 @@ final class GemvKernel {
                              int inputStride, int rows, float[] y, int yStride, int o0, int o1) {
         int end = bf16Length(width);
         // where row 0 of this panel starts in the inputs' aligned arrays (BF16 values)
-        int pairsAt = Bf16Inputs.PAIRS_FIRST + inputOffset, widenedAt = Bf16Inputs.WIDENED_FIRST + inputOffset;
+        int pairsAt = Bf16Inputs.PAIRS_FIRST + inputOffset;
         int o = o0;
         // (rows of an odd width do not start on an int, and rows narrower than one step have nothing to
         // widen: both stay on the one-row loop)
         if (rows >= BF16_TILE_FROM_ROWS && width % 2 == 0 && end > 0) {
             // blocks of TILE_OUTPUTS weight rows widened once into a Java array, read there by every
-            // group of four input rows four outputs at a time, as the float32 tile reads its copies
+            // group of input rows four outputs at a time, as the float32 tile reads its copies
             float[] block = AlignedArrays.scratch(BLOCK, TILE_OUTPUTS * end);
             int b0 = AlignedArrays.PAD;
-            float[] sums = SUMS.get();
-            float[] widenedX = in.widened();
+            int grouped = rows & ~1, tiles = TILE_OUTPUTS / 4, half = end / 2, n = S.length();
+            float[] sums = Gemv.scratch(SUMS, tiles * grouped * 2 * TILE_SUMS_PER_ROW);
+            float[] tiled = in.tiled();
+            int tiledAt = AlignedArrays.PAD + inputOffset / end * rows * end;
             for (; o + 4 <= o1; ) {
                 int e = Math.min(o1, o + TILE_OUTPUTS);
                 e -= (e - o) % 4;
@@ -613,14 +549,39 @@ final class GemvKernel {
                 int[] raw = Gemv.intScratch(RAW, (e - o) * width / 2);
                 w.asIntBuffer().get((o - first) * width / 2, raw, 0, (e - o) * width / 2);
                 for (int k = o; k < e; k++) widen(raw, (k - o) * width / 2, end, block, b0 + (k - o) * end);
-                int r = 0;
-                for (; r + 4 <= rows; r += 4) {
-                    for (int k = o; k < e; k += 4) {
-                        fourByFourBf16(block, b0 + (k - o) * end, end, widenedX, widenedAt + r * inputStride, inputStride, w, (k - first) * width * 2, width,
-                                x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride, sums);
+                // columns a block at a time, every tile over them before the next, as the float32 tile goes;
+                // rowBf16's four accumulators are four passes: the even and odd chunks of each half of widen's rows
+                for (int c = 0; c < end; c += BF16_TILE_COLUMNS) {
+                    int from = c / 2, to = Math.min(end, c + BF16_TILE_COLUMNS) / 2;
+                    for (int r = 0, g; r < grouped; r += g) {
+                        g = groupRows(grouped - r);
+                        int xg = tiledAt + r * end;
+                        for (int k = o; k < e; k += 4) {
+                            int wk = b0 + (k - o) * end, at = ((k - o) / 4 * grouped + r) * 2 * TILE_SUMS_PER_ROW;
+                            for (int pass = 0; pass < 4; pass++) {
+                                int wp = wk + pass / 2 * half + pass % 2 * n, xp = xg + pass * g * half / 2, ap = at + pass * 4 * g * n;
+                                if (g == 6) tilePass6(block, wp, end, tiled, xp, from, to, c > 0, sums, ap);
+                                else tilePass4(block, wp, end, tiled, xp, from, to, c > 0, sums, ap);
+                            }
+                        }
                     }
                 }
-                for (; r < rows; r++) {
+                for (int r = 0, g; r < grouped; r += g) {
+                    g = groupRows(grouped - r);
+                    for (int k = o; k < e; k += 4) {
+                        int at = ((k - o) / 4 * grouped + r) * 2 * TILE_SUMS_PER_ROW;
+                        for (int kk = 0; kk < g; kk++) {
+                            for (int j = 0; j < 4; j++) {
+                                int a = at + (g * j + kk) * n, p = 4 * g * n;
+                                FloatVector s0 = FloatVector.fromArray(S, sums, a), s1 = FloatVector.fromArray(S, sums, p + a);
+                                FloatVector s2 = FloatVector.fromArray(S, sums, 2 * p + a), s3 = FloatVector.fromArray(S, sums, 3 * p + a);
+                                y[(r + kk) * yStride + k + j] = bf16Tail(s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD), w,
+                                        (k + j - first) * width * 2, end, width, x, xOffset + (r + kk) * xStride);
+                            }
+                        }
+                    }
+                }
+                for (int r = grouped; r < rows; r++) {
                     for (int k = o; k < e; k++) y[r * yStride + k] = rowBf16(w, (k - first) * width * 2, width, in.pairs(), pairsAt + r * inputStride, x, xOffset + r * xStride);
                 }
                 o = e;
@@ -653,39 +614,6 @@ final class GemvKernel {
         return bf16Tail(a.add(b).add(c.add(d)).reduceLanes(VectorOperators.ADD), w, base, end, width, x, xr);
     }
 
-    /**
-     * {@link #rowBf16} for four weight rows by four input rows at once, from weight rows {@link
-     * #widen}ed into {@code wf} (from {@code wBase}, {@code wStride} apart) and inputs in the same
-     * order ({@link Bf16Inputs#widened}, row k from {@code xw0 + k * xwStride}), into y[yo + j + k *
-     * yStride]: {@link #rowBf16}'s four accumulators are four passes of {@link #fourByFourPass} (every
-     * other vector of one half of {@link #widen}'s rows), added as it adds them, so every sum is the same bit for bit.
-     * {@code w} and {@code base} locate the first weight row in memory for the tail.
-     */
-    private static void fourByFourBf16(float[] wf, int wBase, int wStride, float[] xw, int xw0, int xwStride, ByteBuffer w, int base, int width,
-                                       float[] x, int x0, int xStride, float[] y, int yo, int yStride, float[] sums) {
-        int step = S.length();
-        int end = bf16Length(width);
-        // columns a block at a time, each block's four passes before the next: four weight rows and four
-        // input rows of a block stay in L1 through its passes (a 4864-wide row's four passes streamed from L2);
-        // accumulators a and b are the chunks of the rows' first halves (widen's order), c and d of the second
-        int half = end / 2;
-        for (int c = 0; c < end; c += BF16_TILE_COLUMNS) {
-            int from = c / 2, to = Math.min(end, c + BF16_TILE_COLUMNS) / 2;
-            for (int pass = 0; pass < 4; pass++) {
-                fourByFourPass(wf, wBase + pass / 2 * half, wStride, xw, xw0 + pass / 2 * half, xwStride, from + pass % 2 * step, to, c > 0, sums,
-                        pass * 16 * step);
-            }
-        }
-        for (int k = 0; k < 4; k++) {
-            for (int j = 0; j < 4; j++) {
-                int at = (4 * j + k) * step;
-                FloatVector a = FloatVector.fromArray(S, sums, at), b = FloatVector.fromArray(S, sums, 16 * step + at);
-                FloatVector c = FloatVector.fromArray(S, sums, 32 * step + at), d = FloatVector.fromArray(S, sums, 48 * step + at);
-                y[yo + j + k * yStride] = bf16Tail(a.add(b).add(c.add(d)).reduceLanes(VectorOperators.ADD), w, base + j * width * 2, end, width, x, x0 + k * xStride);
-            }
-        }
-    }
-
     /** The even elements of a vector of BF16 pairs (each int's low half) as floats. */
     private static FloatVector even(IntVector pairs) {
         return pairs.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
@@ -699,14 +627,14 @@ final class GemvKernel {
     /**
      * From this many input rows on, {@link #multiplyBf16} widens blocks of weight rows once into
      * float arrays and multiplies four weight rows by four input rows at a time from them
-     * ({@link #fourByFourBf16}), rather than unpacking each weight row again for every input row.
+     * ({@link #tilePass4}, {@link #tilePass6}), rather than unpacking each weight row again for every input row.
      * 4864 x 896 on both threads: 8 / 16 rows 0.78-0.95 / 1.17-1.47 ms against 1.31 / 2.38 for
      * the rows widened one at a time and multiplied four input rows at a time before; at 4 rows the
      * one-row loop is faster (0.51-0.55 ms against 0.65-0.68: one group of rows does not pay for the
      * block's copy). Only CPUs without BF16 instructions give the kernel BF16 passes of more than 4 rows.
      */
     private static final int BF16_TILE_FROM_ROWS = 8;
-    /** Columns of {@link #fourByFourBf16}'s blocks: four weight rows and four input rows of 1024 floats are 32 KB, within L1. */
+    /** Columns of the BF16 tile's blocks: four weight rows and four input rows of 1024 floats are 32 KB, within L1. */
     private static final int BF16_TILE_COLUMNS = 1024;
 
     /** Each worker's copy of the BF16 weight rows of its current block, as pairs in ints. */
@@ -715,7 +643,7 @@ final class GemvKernel {
     /**
      * The first {@code end} BF16 values of a row, from its pairs at {@code raw[from]} (a copy of the
      * weight buffer's ints), as floats into {@code into} from {@code at}, laid out for {@link
-     * #fourByFourPass}'s constant stride of two vectors: per two int vectors p and q (values i to i +
+     * #tilePass4}'s constant stride of two vectors: per two int vectors p and q (values i to i +
      * 4 lanes), p's even and odd elements at {@code at + i / 2} in the row's first half, q's even and
      * odd elements at {@code at + end / 2 + i / 2} in its second half — so each of {@link #rowBf16}'s
      * four accumulators is every other vector of one half.
@@ -758,22 +686,23 @@ final class GemvKernel {
      * The inputs of one BF16 product as {@link #multiplyBf16} reads them, made once per product (the
      * pool's threads share them): each row's columns panel by panel ({@code in / width} panels of
      * {@code width}), of each panel its first {@link #bf16Length} elements ({@code end}); row r's
-     * panel p from BF16 value {@code (r * panels + p) * end} after {@link #PAIRS_FIRST} (pairs) or
-     * {@link #WIDENED_FIRST} (widened), so that each row of a 64-byte multiple starts a cache line. Every input is read as BF16 (its top
-     * 16 bits), whichever array holds it, so a row sums the same values on every path.
+     * panel p from BF16 value {@code (r * panels + p) * end} after {@link #PAIRS_FIRST}, so that
+     * each row of a 64-byte multiple starts a cache line. Every input is read as BF16 (its top 16
+     * bits), whichever array holds it, so a row sums the same values on every path.
      *
      * @param pairs    each two neighbouring inputs in one int, the even one in the low half (as BF16
      *                 weights lie in memory); index = value index / 2
-     * @param widened  for {@link #fourByFourBf16} (from {@link #BF16_TILE_FROM_ROWS} rows; else
-     *                 null): the inputs as floats in {@link #widen}'s order
+     * @param tiled    for the tile (from {@link #BF16_TILE_FROM_ROWS} rows; else null): the inputs
+     *                 as floats in {@link #widen}'s order, laid out for the tile's four passes
+     *                 (panel p's group of rows from r at {@code PAD + (p * rows + r) * end})
      */
-    record Bf16Inputs(int[] pairs, float[] widened) {
+    record Bf16Inputs(int[] pairs, float[] tiled) {
         private static final ThreadLocal<int[]> PAIRS = ThreadLocal.withInitial(() -> new int[0]);
         private static final ThreadLocal<float[]> WIDENED = ThreadLocal.withInitial(() -> new float[0]);
         /** The BF16 value of {@link #pairs} where row 0's panel 0 starts: 64-byte aligned ({@link AlignedArrays}). */
         static final int PAIRS_FIRST = 2 * AlignedArrays.PAD;
-        /** The element of {@link #widened} where row 0's panel 0 starts: 64-byte aligned. */
-        static final int WIDENED_FIRST = AlignedArrays.PAD;
+        /** Where row 0's panel 0 starts in the widened inputs {@link #tiled} is laid out from: 64-byte aligned. */
+        private static final int WIDENED_FIRST = AlignedArrays.PAD;
 
         /** x [rows, in] for a matrix of panels of {@code width}, in the calling thread's scratch arrays (valid until its next product). */
         static Bf16Inputs of(float[] x, int rows, int in, int width) {
@@ -791,7 +720,7 @@ final class GemvKernel {
                     if (widened != null) widen(pairs, PAIRS_FIRST / 2 + to / 2, end, widened, WIDENED_FIRST + to);
                 }
             }
-            return new Bf16Inputs(pairs, widened);
+            return new Bf16Inputs(pairs, widened == null ? null : layOut(widened, WIDENED_FIRST, end, panels * end, rows, panels, end, 2));
         }
     }
 }
