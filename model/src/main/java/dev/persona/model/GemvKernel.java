@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Each weight row (a few KB: it stays in L1) is read from memory once and multiplied with every
  * input row (float32 weights: up to four input rows per pass over it, and from 8 rows on four weight
- * rows by four input rows, the 1-3 outputs a step may end with one at a time); sums run in float32 in
+ * rows by six or four input rows, the 1-3 outputs a step may end with one at a time); sums run in float32 in
  * lanes of the widest vector the CPU has (16 floats
  * with AVX-512, 8 with AVX2), then across lanes, in the same order whatever the number of rows.
  */
@@ -32,11 +32,15 @@ final class GemvKernel {
     static final int TILE_FROM_ROWS = 8;
     /**
      * Outputs whose weight rows (28 KB of float32 at width 896) stay in L1 while every group of
-     * four input rows passes over them: each group is read from L2 once per block, not per tile
+     * input rows passes over them: each group is read from L2 once per block, not per tile
      * (4864 x 896 at 32 rows, two-by-four tiles: 3.05-3.16 ms against 3.38-3.45 a pair at a time).
      */
     private static final int TILE_OUTPUTS = 8;
-    /** Columns of the float32 tiles' blocks: a block's 8 weight rows (32 KB) and a group's four input rows (16 KB) fit L1 together. */
+    /**
+     * Columns of the float32 tiles' blocks: a block's 8 weight rows (32 KB) stay in L1 while a group's
+     * input rows (16 or 24 KB) pass (448 or 256 columns, so that every group's fit beside them, were no
+     * faster at 16 rows).
+     */
     private static final int TILE_COLUMNS = 1024;
     /**
      * The outputs a tile's block takes for a product of {@code rows} input rows (float32 or BF16):
@@ -147,7 +151,7 @@ final class GemvKernel {
      * then those of the second (1 lane, 3 lanes, ...), each chunk's rows side by side: the group of
      * rows from r of panel p starts at {@code PAD + (p * rows + r) * pairedLength(width)}, and a pass
      * reads its chunks in order from one index, where four or six separate rows took an index each
-     * (the tile's loop ran out of general registers: 123-126 GFLOP/s in L1 against 174-205 laid out).
+     * (the tile's loop ran out of general registers: 123-148 GFLOP/s in L1 against 164-205 laid out).
      * The columns after {@link #pairedLength} are not here: the tile takes them from {@code xs}.
      */
     static float[] tileInputs(float[] xs, int rows, int panels, int width) {
@@ -626,7 +630,7 @@ final class GemvKernel {
 
     /**
      * From this many input rows on, {@link #multiplyBf16} widens blocks of weight rows once into
-     * float arrays and multiplies four weight rows by four input rows at a time from them
+     * float arrays and multiplies four weight rows by six or four input rows at a time from them
      * ({@link #tilePass4}, {@link #tilePass6}), rather than unpacking each weight row again for every input row.
      * 4864 x 896 on both threads: 8 / 16 rows 0.78-0.95 / 1.17-1.47 ms against 1.31 / 2.38 for
      * the rows widened one at a time and multiplied four input rows at a time before; at 4 rows the
