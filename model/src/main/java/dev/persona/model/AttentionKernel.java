@@ -70,7 +70,7 @@ final class AttentionKernel {
                        int capacity, int slot, boolean[][] keyValid, int window, float scale, float softcap, float[] out) {
         int group = heads / kvHeads, span = slot + pos, units = batch * pos * kvHeads;
         Gemv.Task task = (from, to) -> {
-            float[] scores = room(SCORES, group * span, group * capacity);
+            float[] scores = Gemv.scratch(SCORES, group * span, group * capacity);
             for (int u = from; u < to; u++) {
                 int i = u / (pos * kvHeads), j = u / kvHeads % pos, g = u % kvHeads;
                 unit(q, i, j, g, pos, heads, kvHeads, headDim, keys, values, capacity, slot, keyValid[i], window, scale, softcap, scores, out);
@@ -84,18 +84,7 @@ final class AttentionKernel {
         else Gemv.runShared(task, units, 1);
     }
 
-    /**
-     * The calling thread's array in {@code holder} with at least {@code n} floats, grown to twice its
-     * length (at most {@code most}, what the cache's capacity can ask for) when it has fewer: a decode
-     * step's span is one longer than the last step's, and exact sizes made new arrays every step.
-     */
-    private static float[] room(ThreadLocal<float[]> holder, int n, int most) {
-        float[] a = holder.get();
-        if (a.length < n) holder.set(a = new float[Math.max(n, (int) Math.min(most, 2L * a.length))]);
-        return a;
-    }
-
-    /** Per thread: scores [group, span] of one unit. */
+    /** Per thread: scores [group, span] of one unit (a decode step's span is one longer than the last step's, so these arrays grow by doubling). */
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
@@ -117,7 +106,7 @@ final class AttentionKernel {
         }
         int head = (int) (((long) i * kvHeads + g) * capacity * headDim), n = span * headDim;
         int q0 = ((i * pos + j) * heads + g * group) * headDim;
-        float[] k = room(KEYS, n, capacity * headDim);
+        float[] k = Gemv.scratch(KEYS, n, capacity * headDim);
         keys.asFloatBuffer().get(head, k, 0, n);
         for (int s = 0; s < span; s++) {
             // a query that sees no key (a padding position) gets libtorch's uniform average over every slot
@@ -137,7 +126,7 @@ final class AttentionKernel {
             }
         }
         for (int h = 0; h < group; h++) softmax(scores, h * span, span);
-        float[] v = room(VALUES, n, capacity * headDim);
+        float[] v = Gemv.scratch(VALUES, n, capacity * headDim);
         values.asFloatBuffer().get(head, v, 0, n);
         for (int h = 0; h < group; h++) weightedValues(scores, h * span, span, v, headDim, out, q0 + h * headDim);
     }

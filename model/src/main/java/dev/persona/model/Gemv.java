@@ -352,6 +352,17 @@ final class Gemv {
         return a;
     }
 
+    /**
+     * {@link #scratch(ThreadLocal, int)} for sizes that grow by small steps (attention over a span one
+     * longer each decode step): a new array is twice the old one's length, at most {@code most} (the
+     * largest {@code n} the caller can ask for), and at least {@code n}, so steps do not each make one.
+     */
+    static float[] scratch(ThreadLocal<float[]> holder, int n, int most) {
+        float[] a = holder.get();
+        if (a.length < n) holder.set(a = new float[Math.max(n, (int) Math.min(most, 2L * a.length))]);
+        return a;
+    }
+
     /** {@link #scratch(ThreadLocal, int)} for int arrays. */
     static int[] intScratch(ThreadLocal<int[]> holder, int n) {
         int[] a = holder.get();

@@ -37,9 +37,9 @@ final class GemvKernel {
      */
     private static final int TILE_OUTPUTS = 8;
     /**
-     * Columns of the float32 tiles' blocks: a block's 8 weight rows (32 KB) stay in L1 while a group's
-     * input rows (16 or 24 KB) pass (448 or 256 columns, so that every group's fit beside them, were no
-     * faster at 16 rows).
+     * Columns of the float32 tiles' blocks: a block's 8 weight rows (32 KB) stay in L1 while each
+     * group's input rows (16 or 24 KB) pass. Blocks of 448 or 256 columns, which also keep all of 16
+     * rows' inputs beside them, were no faster at 16 rows.
      */
     private static final int TILE_COLUMNS = 1024;
     /**
@@ -97,15 +97,9 @@ final class GemvKernel {
                         g = groupRows(grouped - r);
                         int xg = tiledAt + r * end;
                         for (int k = o; k < e; k += 4) {
-                            int wk = b0 + (k - o) * width, at = ((k - o) / 4 * grouped + r) * TILE_SUMS_PER_ROW;
-                            // the even chunks' accumulators, then the odd chunks' (g * end / 2 inputs further on)
-                            if (g == 6) {
-                                tilePass6(block, wk, width, tiled, xg, c, to, c > 0, sums, at);
-                                tilePass6(block, wk + S.length(), width, tiled, xg + 3 * end, c, to, c > 0, sums, at + 24 * S.length());
-                            } else {
-                                tilePass4(block, wk, width, tiled, xg, c, to, c > 0, sums, at);
-                                tilePass4(block, wk + S.length(), width, tiled, xg + 2 * end, c, to, c > 0, sums, at + 16 * S.length());
-                            }
+                            // the even chunks' accumulators, then the odd chunks'
+                            tilePasses(2, end, block, b0 + (k - o) * width, width, tiled, xg, g, c, to, sums,
+                                    ((k - o) / 4 * grouped + r) * TILE_SUMS_PER_ROW);
                         }
                     }
                 }
@@ -202,6 +196,41 @@ final class GemvKernel {
                 int wr = base + j * width;
                 for (int i = end; i < width; i++) s += w[wr + i] * x[xr + i];
                 y[yo + j + k * yStride] = s;
+            }
+        }
+    }
+
+    /**
+     * A tile's {@code passes} passes (two for float32: a row's even and odd chunks; four for BF16: those
+     * of each of {@link #widen}'s halves), over the chunks from column {@code from} to {@code to} of each
+     * part of {@code part} columns: four weight rows from {@code w[w0]}, {@code stride} apart, by the
+     * {@code g} input rows laid out from {@code x[x0]} ({@link #layOut}), pass P's accumulators at
+     * {@code into[at + P * 4 g lanes]}, resumed after the first column block.
+     */
+    private static void tilePasses(int passes, int part, float[] w, int w0, int stride, float[] x, int x0, int g, int from, int to,
+                                   float[] into, int at) {
+        int n = S.length();
+        for (int pass = 0; pass < passes; pass++) {
+            int wp = w0 + pass / 2 * part + pass % 2 * n, xp = x0 + pass * g * part / 2, ap = at + pass * 4 * g * n;
+            if (g == 6) tilePass6(w, wp, stride, x, xp, from, to, from > 0, into, ap);
+            else tilePass4(w, wp, stride, x, xp, from, to, from > 0, into, ap);
+        }
+    }
+
+    /**
+     * {@link #tileSums} for the BF16 tile's four passes, added as {@link #rowBf16} adds its
+     * accumulators, and the tail from the weight buffer (the first weight row at byte {@code base}).
+     */
+    private static void tileSumsBf16(ByteBuffer w, int base, int width, int g, float[] x, int x0, int xStride, float[] y, int yo, int yStride,
+                                     float[] sums, int at) {
+        int n = S.length(), p = 4 * g * n, end = bf16Length(width);
+        for (int k = 0; k < g; k++) {
+            for (int j = 0; j < 4; j++) {
+                int a = at + (g * j + k) * n;
+                FloatVector s0 = FloatVector.fromArray(S, sums, a), s1 = FloatVector.fromArray(S, sums, p + a);
+                FloatVector s2 = FloatVector.fromArray(S, sums, 2 * p + a), s3 = FloatVector.fromArray(S, sums, 3 * p + a);
+                y[yo + j + k * yStride] = bf16Tail(s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD), w, base + j * width * 2, end, width,
+                        x, x0 + k * xStride);
             }
         }
     }
@@ -541,7 +570,7 @@ final class GemvKernel {
             // group of input rows four outputs at a time, as the float32 tile reads its copies
             float[] block = AlignedArrays.scratch(BLOCK, TILE_OUTPUTS * end);
             int b0 = AlignedArrays.PAD;
-            int grouped = rows & ~1, tiles = TILE_OUTPUTS / 4, half = end / 2, n = S.length();
+            int grouped = rows & ~1, tiles = TILE_OUTPUTS / 4, half = end / 2;
             float[] sums = Gemv.scratch(SUMS, tiles * grouped * 2 * TILE_SUMS_PER_ROW);
             float[] tiled = in.tiled();
             int tiledAt = AlignedArrays.PAD + inputOffset / end * rows * end;
@@ -561,28 +590,16 @@ final class GemvKernel {
                         g = groupRows(grouped - r);
                         int xg = tiledAt + r * end;
                         for (int k = o; k < e; k += 4) {
-                            int wk = b0 + (k - o) * end, at = ((k - o) / 4 * grouped + r) * 2 * TILE_SUMS_PER_ROW;
-                            for (int pass = 0; pass < 4; pass++) {
-                                int wp = wk + pass / 2 * half + pass % 2 * n, xp = xg + pass * g * half / 2, ap = at + pass * 4 * g * n;
-                                if (g == 6) tilePass6(block, wp, end, tiled, xp, from, to, c > 0, sums, ap);
-                                else tilePass4(block, wp, end, tiled, xp, from, to, c > 0, sums, ap);
-                            }
+                            tilePasses(4, half, block, b0 + (k - o) * end, end, tiled, xg, g, from, to, sums,
+                                    ((k - o) / 4 * grouped + r) * 2 * TILE_SUMS_PER_ROW);
                         }
                     }
                 }
                 for (int r = 0, g; r < grouped; r += g) {
                     g = groupRows(grouped - r);
                     for (int k = o; k < e; k += 4) {
-                        int at = ((k - o) / 4 * grouped + r) * 2 * TILE_SUMS_PER_ROW;
-                        for (int kk = 0; kk < g; kk++) {
-                            for (int j = 0; j < 4; j++) {
-                                int a = at + (g * j + kk) * n, p = 4 * g * n;
-                                FloatVector s0 = FloatVector.fromArray(S, sums, a), s1 = FloatVector.fromArray(S, sums, p + a);
-                                FloatVector s2 = FloatVector.fromArray(S, sums, 2 * p + a), s3 = FloatVector.fromArray(S, sums, 3 * p + a);
-                                y[(r + kk) * yStride + k + j] = bf16Tail(s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD), w,
-                                        (k + j - first) * width * 2, end, width, x, xOffset + (r + kk) * xStride);
-                            }
-                        }
+                        tileSumsBf16(w, (k - first) * width * 2, width, g, x, xOffset + r * xStride, xStride, y, r * yStride + k, yStride, sums,
+                                ((k - o) / 4 * grouped + r) * 2 * TILE_SUMS_PER_ROW);
                     }
                 }
                 for (int r = grouped; r < rows; r++) {
@@ -638,7 +655,7 @@ final class GemvKernel {
      * block's copy). Only CPUs without BF16 instructions give the kernel BF16 passes of more than 4 rows.
      */
     private static final int BF16_TILE_FROM_ROWS = 8;
-    /** Columns of the BF16 tile's blocks: four weight rows and four input rows of 1024 floats are 32 KB, within L1. */
+    /** Columns of the BF16 tile's blocks (512 of each half a pass): four weight rows and up to six input rows of them are 20 KB, within L1. */
     private static final int BF16_TILE_COLUMNS = 1024;
 
     /** Each worker's copy of the BF16 weight rows of its current block, as pairs in ints. */
